@@ -1,0 +1,29 @@
+/**
+ * A server for the submit benchmark, run as its own process so the load generator does not share its
+ * CPU: `runway` (Runway on the embedded cluster) or `bare` (a Fastify route that parses the same body
+ * and answers 201 — the ceiling any Fastify app on this machine can reach). Prints its URL on stdout.
+ */
+import Fastify from 'fastify';
+import { ScaledClock, SimCluster } from '../src/cluster/sim/index.js';
+import { loadConfig } from '../src/config.js';
+import { createRunway } from '../src/runway.js';
+
+const mode = process.argv[2];
+
+if (mode === 'bare') {
+  const app = Fastify();
+  app.post('/v1/jobs', async (request, reply) => reply.code(201).send({ job_id: 'x', status: 'PENDING', echo: request.body }));
+  console.log(await app.listen({ port: 0, host: '127.0.0.1' }));
+} else if (mode === 'runway') {
+  const config = {
+    ...loadConfig({ RUNWAY_RATE_LIMIT_PER_MIN: '60000000', RUNWAY_RATE_LIMIT_BURST: '1000000', LOG_LEVEL: 'silent' }),
+    port: 0,
+    host: '127.0.0.1',
+  };
+  const cluster = new SimCluster({ namespace: config.namespace, clock: new ScaledClock(1) });
+  const runway = await createRunway(config, { cluster });
+  console.log(await runway.listen());
+} else {
+  console.error('usage: server.ts runway|bare');
+  process.exit(2);
+}

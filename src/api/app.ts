@@ -1,0 +1,134 @@
+/**
+ * The HTTP API (Fastify): routes, request ids, one log line per request, latency metrics, the error
+ * shape, and the OpenAPI document with its browsable UI at /docs. Business logic lives in the
+ * JobService; this file only translates between HTTP and it.
+ */
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ClusterPort } from '../cluster/types.js';
+import type { Config } from '../config.js';
+import type { Controller } from '../controller/controller.js';
+import type { JobService } from '../controller/job-service.js';
+import { errors, RunwayError } from '../core/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { BODY_LIMIT_BYTES, errorBody, sendError, toRunwayError } from './errors.js';
+import { registerJobRoutes } from './routes/jobs.js';
+import { registerOpsRoutes } from './routes/ops.js';
+
+export interface AppDeps {
+  config: Config;
+  cluster: ClusterPort;
+  controller: Controller;
+  service: JobService;
+  metrics: Metrics;
+  logger: Logger;
+  version: string;
+}
+
+/** Per-request facts the one log line carries. */
+export interface RequestFacts {
+  tenant_id?: string;
+  job_id?: string;
+  estimated_cost?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    facts: RequestFacts;
+  }
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is what Fastify wraps; its types differ only in generics Fastify does not use.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 256 },
+    // Requests Node's HTTP parser rejects never reach a route; answer them in the error shape too.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const id = randomUUID();
+      const reason = (err as NodeJS.ErrnoException).code ?? err.message;
+      const body = JSON.stringify(errorBody(errors.invalidRequest('request', `malformed HTTP request (${reason})`), id));
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  });
+
+  // Requests are validated by the core and query.ts (one error shape); schemas are for the docs.
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  // `curl -d '{...}'` sends form encoding by default: read any body as JSON rather than refuse it.
+  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  app.decorateRequest('facts', null as unknown as RequestFacts);
+  app.addHook('onRequest', async (request, reply) => {
+    request.facts = {};
+    void reply.header('X-Request-ID', request.id);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    deps.metrics.requestLatency.observe({ route, method: request.method, status: String(reply.statusCode) }, seconds);
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        url: request.url.length > 512 ? request.url.slice(0, 512) + '…' : request.url,
+        status: reply.statusCode,
+        latency_ms: Math.round(reply.elapsedTime * 100) / 100,
+        ...request.facts,
+      },
+      'request',
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, request, errors.notFound('route', `${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}`));
+  });
+
+  app.setErrorHandler((err, request: FastifyRequest, reply) => {
+    const mapped = toRunwayError(err);
+    if (mapped) {
+      if (mapped.status >= 500) request.log.warn({ code: mapped.code, err: mapped.message }, 'request failed');
+      return sendError(reply, request, mapped);
+    }
+    request.log.error({ err }, 'unexpected error');
+    return reply
+      .code(500)
+      .send(errorBody(new RunwayError('INTERNAL', 'internal error; the request id identifies it in the logs'), request.id));
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Runway API',
+        version: deps.version,
+        description:
+          'Submit batch and ML jobs to a shared Kubernetes cluster with per-tenant guardrails and a cost estimate. ' +
+          'Every error has the shape {error: {code, message, details}, request_id}.',
+      },
+      tags: [{ name: 'jobs' }, { name: 'operations' }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  registerJobRoutes(app, deps);
+  registerOpsRoutes(app, deps);
+  return app;
+}

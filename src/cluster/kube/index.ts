@@ -1,0 +1,2 @@
+/** The real Kubernetes adapter (RUNWAY_CLUSTER=kube). */
+export { createKubeCluster } from './kube-cluster.js';

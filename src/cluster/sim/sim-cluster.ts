@@ -1,0 +1,815 @@
+/**
+ * The embedded simulated cluster: the zero-setup ClusterPort adapter. It plays the parts of a
+ * Kubernetes 1.20 control plane that Runway can observe — an object store with resourceVersions and
+ * watches, the garbage collector (ownerReferences), the Job controller (parallelism, completions,
+ * backoffLimit with exponential back-off, activeDeadlineSeconds), kube-scheduler (filters and a
+ * bin-packing score) and a kubelet that runs `sim.runway.dev/*` workloads — on a SimClock.
+ *
+ * Every mutation runs to completion synchronously (then `settle` lets the controllers react), and
+ * watchers receive copies from a queue, so the sim is deterministic under a ManualClock.
+ */
+import { LABEL_JOB_ID, type JobCondition, type K8sJob, type K8sNode, type K8sPod, type ObjectMeta } from '../../core/k8s.js';
+import type { AIJobStatus } from '../../core/status.js';
+import {
+  ClusterError,
+  type AIJob,
+  type ClusterErrorKind,
+  type ClusterEvent,
+  type ClusterPort,
+  type ClusterWatcher,
+} from '../types.js';
+import type { SimClock } from './clock.js';
+import { outcomeFor, parseWorkload, type Outcome, type Workload } from './kubelet.js';
+import {
+  DEFAULT_POOLS,
+  makeNode,
+  nodeState,
+  placePod,
+  podRequests,
+  type NodeState,
+  type PoolSpec,
+  type Resources,
+} from './placement.js';
+import { deepCopy, iso, MinHeap, uuid } from './util.js';
+import { WatchStream } from './watch.js';
+
+/** The port operations that failNext can break. */
+export type SimOp = 'createAIJob' | 'createJob' | 'updateAIJobStatus' | 'deleteAIJob' | 'deleteJob';
+
+export interface SimClusterOptions {
+  namespace: string;
+  clock: SimClock;
+  /** Node pools (default DEFAULT_POOLS: 4 cpu nodes, 2 gpu nodes). */
+  pools?: readonly PoolSpec[];
+  /** Seconds from binding a pod to its container running (default 1). */
+  startDelayS?: number;
+}
+
+export interface PoolUsage {
+  nodes: number;
+  readyNodes: number;
+  capacity: Resources;
+  allocated: Resources;
+}
+
+// The 1.20 Job controller's back-off: DefaultJobBackOff doubling per failure up to MaxJobBackOff.
+export const JOB_BACKOFF_BASE_MS = 10_000;
+export const JOB_BACKOFF_MAX_MS = 360_000;
+const DEFAULT_BACKOFF_LIMIT = 6;
+const MAX_LOG_LINES = 1000;
+// Kubernetes' generateName alphabet: no vowels, so generated names never spell words.
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+type PodPhase = 'pending' | 'bound' | 'running' | 'done';
+
+interface PodState {
+  pod: K8sPod;
+  job: JobState;
+  /** Creation order, for the scheduling queue. */
+  seq: number;
+  phase: PodPhase;
+  node?: NodeState;
+  timer?: () => void;
+  outcome?: Outcome;
+  startedAt?: string;
+  /** Only Runway's pods (labelled with a job id) are watched, as the kube adapter's label selector does. */
+  watched: boolean;
+}
+
+interface JobState {
+  job: K8sJob;
+  name: string;
+  uid: string;
+  ownerUids: string[];
+  // Every pod of a Job has the same template, so these are worked out once per Job.
+  req: Resources;
+  selector: Record<string, string> | undefined;
+  /** Shared by every Job of the same shape (see PendingGroup). */
+  groupKey: string;
+  workload: Workload;
+  runwayJobId: string;
+  // Arrays rather than Maps/Sets: a Job has a handful of pods, and 100,000 Jobs must stay cheap.
+  /** Pods that exist, oldest first. */
+  pods: PodState[];
+  active: number;
+  succeeded: number;
+  failed: number;
+  startMs?: number;
+  deadlineAt?: number;
+  backoffUntil: number;
+  deadlineTimer?: (() => void) | undefined;
+  backoffTimer?: (() => void) | undefined;
+  /** Set once a Complete or Failed condition is written. */
+  condition?: JobCondition;
+  deleted: boolean;
+  logs?: string[];
+}
+
+/** Pending pods with the same requests and selector, oldest first. */
+class PendingGroup {
+  constructor(readonly key: string) {}
+
+  items: PodState[] = [];
+  head = 0;
+  /** Items before this index have had a scheduling attempt (and a status saying why they wait). */
+  attemptedUpTo = 0;
+
+  front(): PodState | undefined {
+    while (this.head < this.items.length && (this.items[this.head] as PodState).phase !== 'pending') this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.attemptedUpTo = Math.max(0, this.attemptedUpTo - this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+}
+
+export class SimCluster implements ClusterPort {
+  readonly name = 'sim';
+  readonly namespace: string;
+  readonly clock: SimClock;
+  private readonly startDelayMs: number;
+
+  private rv = 0;
+  private podSeq = 0;
+  private readonly aiJobStore = new Map<string, AIJob>();
+  private readonly jobStore = new Map<string, JobState>();
+  private readonly jobsByOwnerUid = new Map<string, JobState[]>();
+  private readonly podStore = new Map<string, PodState>();
+  private readonly nodeStore = new Map<string, NodeState>();
+  private nodeOrder = 0;
+  private readonly pending = new Map<string, PendingGroup>();
+  /** Pods started per Runway job id, for fail-attempts; only jobs using that annotation are counted. */
+  private readonly startsByRunwayJob = new Map<string, number>();
+
+  private readonly watchers = new Set<WatchStream>();
+  private readonly timers = new Set<() => void>();
+  private readonly faults = new Map<SimOp, ClusterErrorKind[]>();
+  private available = true;
+  private closed = false;
+
+  private readonly dirtyJobs = new Set<JobState>();
+  private schedulerDirty = false;
+  private lastUnschedulable = '';
+  private settling = false;
+
+  constructor(options: SimClusterOptions) {
+    this.namespace = options.namespace;
+    this.clock = options.clock;
+    const delay = options.startDelayS ?? 1;
+    this.startDelayMs = (Number.isFinite(delay) && delay >= 0 ? delay : 1) * 1000;
+    for (const pool of options.pools ?? DEFAULT_POOLS) this.addNodesInternal(pool);
+  }
+
+  // ---------------------------------------------------------------- port: clock
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  setTimer(atMs: number, fn: () => void): () => void {
+    return this.timer(atMs, fn);
+  }
+
+  // ---------------------------------------------------------------- port: AIJobs
+
+  async createAIJob(job: AIJob): Promise<AIJob> {
+    this.gate('createAIJob');
+    const name = this.checkMeta(job.metadata, 'AIJob');
+    if (this.aiJobStore.has(name)) throw new ClusterError('AlreadyExists', `aijobs.runway.dev "${name}" already exists`);
+    const stored = deepCopy(job);
+    this.stamp(stored.metadata);
+    this.aiJobStore.set(name, stored);
+    this.emit({ kind: 'AIJob', type: 'ADDED', object: stored });
+    return deepCopy(stored);
+  }
+
+  async updateAIJobStatus(name: string, status: AIJobStatus): Promise<AIJob> {
+    this.gate('updateAIJobStatus');
+    const stored = this.aiJobStore.get(name);
+    if (!stored) throw new ClusterError('NotFound', `aijobs.runway.dev "${name}" not found`);
+    stored.status = deepCopy(status);
+    stored.metadata.resourceVersion = this.nextRv();
+    this.emit({ kind: 'AIJob', type: 'MODIFIED', object: stored });
+    return deepCopy(stored);
+  }
+
+  async deleteAIJob(name: string): Promise<void> {
+    this.gate('deleteAIJob');
+    const stored = this.aiJobStore.get(name);
+    if (!stored) return;
+    this.aiJobStore.delete(name);
+    this.startsByRunwayJob.delete(name);
+    this.emit({ kind: 'AIJob', type: 'DELETED', object: stored });
+    // Background propagation: the owner goes at once, the garbage collector then removes dependents.
+    const uid = stored.metadata.uid ?? '';
+    for (const js of [...(this.jobsByOwnerUid.get(uid) ?? [])]) this.removeJob(js);
+    this.settle();
+  }
+
+  // ---------------------------------------------------------------- port: Jobs
+
+  async createJob(job: K8sJob): Promise<'created' | 'exists'> {
+    this.gate('createJob');
+    const name = this.checkMeta(job.metadata, 'Job');
+    if (!job.spec?.template?.spec?.containers?.length) {
+      throw new ClusterError('Invalid', `Job.batch "${name}" is invalid: spec.template.spec.containers: Required value`);
+    }
+    if (this.jobStore.has(name)) return 'exists';
+
+    const stored = deepCopy(job);
+    this.stamp(stored.metadata);
+    stored.status = {};
+    const tmpl = stored.spec.template;
+    tmpl.metadata ??= {};
+    const selector = tmpl.spec.nodeSelector && Object.keys(tmpl.spec.nodeSelector).length > 0 ? tmpl.spec.nodeSelector : undefined;
+    const req = podRequests(tmpl.spec.containers);
+    const groupKey = [req.cpuMilli, req.memoryMb, req.gpu, selector ? JSON.stringify(Object.entries(selector).sort()) : ''].join('/');
+    const ownerUids = (stored.metadata.ownerReferences ?? []).map((o) => o.uid);
+    const js: JobState = {
+      job: stored,
+      name,
+      uid: stored.metadata.uid as string,
+      ownerUids,
+      req,
+      selector,
+      groupKey: this.pending.get(groupKey)?.key ?? groupKey,
+      workload: parseWorkload(tmpl.metadata.annotations),
+      runwayJobId: tmpl.metadata.labels?.[LABEL_JOB_ID] ?? stored.metadata.labels?.[LABEL_JOB_ID] ?? name,
+      pods: [],
+      active: 0,
+      succeeded: 0,
+      failed: 0,
+      backoffUntil: 0,
+      deleted: false,
+    };
+    this.jobStore.set(name, js);
+    for (const uid of ownerUids) {
+      const owned = this.jobsByOwnerUid.get(uid);
+      if (owned) owned.push(js);
+      else this.jobsByOwnerUid.set(uid, [js]);
+    }
+    this.emit({ kind: 'Job', type: 'ADDED', object: stored });
+    this.dirtyJobs.add(js);
+    this.settle();
+    return 'created';
+  }
+
+  async deleteJob(name: string): Promise<void> {
+    this.gate('deleteJob');
+    const js = this.jobStore.get(name);
+    if (!js) return;
+    this.removeJob(js);
+    this.settle();
+  }
+
+  // ---------------------------------------------------------------- port: watch, ping, logs, close
+
+  async watch(watcher: ClusterWatcher): Promise<() => void> {
+    this.gate();
+    const initial: ClusterEvent[] = [];
+    for (const o of this.aiJobStore.values()) initial.push({ kind: 'AIJob', type: 'ADDED', object: deepCopy(o) });
+    for (const js of this.jobStore.values()) initial.push({ kind: 'Job', type: 'ADDED', object: deepCopy(js.job) });
+    for (const ps of this.podStore.values()) {
+      if (ps.watched) initial.push({ kind: 'Pod', type: 'ADDED', object: deepCopy(ps.pod) });
+    }
+    for (const ns of this.nodeStore.values()) initial.push({ kind: 'Node', type: 'ADDED', object: deepCopy(ns.node) });
+    const stream = new WatchStream(watcher);
+    this.watchers.add(stream);
+    await new Promise<void>((resolve) => stream.start(initial, resolve));
+    return () => {
+      stream.stop();
+      this.watchers.delete(stream);
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.gate();
+  }
+
+  async readLogs(jobName: string, tailLines: number): Promise<string> {
+    this.gate();
+    const js = this.jobStore.get(jobName);
+    if (!js) throw new ClusterError('NotFound', `jobs.batch "${jobName}" not found`);
+    const logs = js.logs ?? [];
+    if (!Number.isFinite(tailLines) || tailLines < 0) return logs.join('\n');
+    if (tailLines === 0) return '';
+    return logs.slice(-Math.floor(tailLines)).join('\n');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const cancel of [...this.timers]) cancel();
+    this.timers.clear();
+    for (const w of this.watchers) w.stop();
+    this.watchers.clear();
+  }
+
+  // ---------------------------------------------------------------- fault injection
+
+  /** While false, every port call rejects with ClusterError('Unavailable'); the cluster itself keeps running. */
+  setAvailable(up: boolean): void {
+    this.available = up;
+  }
+
+  isAvailable(): boolean {
+    return this.available;
+  }
+
+  /** Makes the next `times` calls of op reject with ClusterError(kind) before changing anything. */
+  failNext(op: SimOp, kind: ClusterErrorKind = 'Unavailable', times = 1): void {
+    const queue = this.faults.get(op) ?? [];
+    for (let i = 0; i < times; i++) queue.push(kind);
+    this.faults.set(op, queue);
+  }
+
+  // ---------------------------------------------------------------- nodes (for tests and chaos)
+
+  /** Adds `pool.nodes` nodes to a pool (numbered after its existing nodes); waiting pods get a chance. */
+  addNodes(pool: PoolSpec): K8sNode[] {
+    const added = this.addNodesInternal(pool);
+    this.schedulerDirty = true;
+    this.settle();
+    return added.map((n) => deepCopy(n));
+  }
+
+  /** Marks a node Ready or NotReady. NotReady nodes take no new pods; running pods carry on. */
+  setNodeReady(name: string, ready: boolean): void {
+    const ns = this.nodeStore.get(name);
+    if (!ns) throw new ClusterError('NotFound', `nodes "${name}" not found`);
+    if (ns.ready === ready) return;
+    ns.ready = ready;
+    ns.node.status = { ...ns.node.status, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] };
+    ns.node.metadata.resourceVersion = this.nextRv();
+    this.emit({ kind: 'Node', type: 'MODIFIED', object: ns.node });
+    this.schedulerDirty = ready;
+    this.settle();
+  }
+
+  /** Removes a node; its pods are deleted (as the pod GC does) and their Jobs replace them. */
+  removeNode(name: string): void {
+    const ns = this.nodeStore.get(name);
+    if (!ns) return;
+    this.nodeStore.delete(name);
+    this.emit({ kind: 'Node', type: 'DELETED', object: ns.node });
+    for (const ps of [...this.podStore.values()]) {
+      if (ps.node === ns) this.deletePod(ps, `node ${name} removed`);
+    }
+    this.settle();
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  nodes(): K8sNode[] {
+    return [...this.nodeStore.values()].map((ns) => deepCopy(ns.node));
+  }
+
+  pods(): K8sPod[] {
+    return [...this.podStore.values()].map((ps) => deepCopy(ps.pod));
+  }
+
+  podsOfJob(jobName: string): K8sPod[] {
+    return (this.jobStore.get(jobName)?.pods ?? []).map((ps) => deepCopy(ps.pod));
+  }
+
+  jobs(): K8sJob[] {
+    return [...this.jobStore.values()].map((js) => deepCopy(js.job));
+  }
+
+  job(name: string): K8sJob | undefined {
+    const js = this.jobStore.get(name);
+    return js ? deepCopy(js.job) : undefined;
+  }
+
+  aiJobs(): AIJob[] {
+    return [...this.aiJobStore.values()].map((o) => deepCopy(o));
+  }
+
+  aiJob(name: string): AIJob | undefined {
+    const o = this.aiJobStore.get(name);
+    return o ? deepCopy(o) : undefined;
+  }
+
+  /** Capacity and what bound pods hold, per pool. Capacity counts every node, ready or not. */
+  poolUsage(): Record<string, PoolUsage> {
+    const out: Record<string, PoolUsage> = {};
+    for (const ns of this.nodeStore.values()) {
+      const u = (out[ns.pool] ??= {
+        nodes: 0,
+        readyNodes: 0,
+        capacity: { cpuMilli: 0, memoryMb: 0, gpu: 0 },
+        allocated: { cpuMilli: 0, memoryMb: 0, gpu: 0 },
+      });
+      u.nodes++;
+      if (ns.ready) u.readyNodes++;
+      u.capacity.cpuMilli += ns.capacity.cpuMilli;
+      u.capacity.memoryMb += ns.capacity.memoryMb;
+      u.capacity.gpu += ns.capacity.gpu;
+      u.allocated.cpuMilli += ns.allocated.cpuMilli;
+      u.allocated.memoryMb += ns.allocated.memoryMb;
+      u.allocated.gpu += ns.allocated.gpu;
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private gate(op?: SimOp): void {
+    if (!this.available) throw new ClusterError('Unavailable', 'simulated outage');
+    if (op === undefined) return;
+    const kind = this.faults.get(op)?.shift();
+    if (kind !== undefined) throw new ClusterError(kind, `simulated ${kind} (injected into ${op})`);
+  }
+
+  private checkMeta(meta: { name?: string; namespace?: string } | undefined, kind: string): string {
+    const name = meta?.name;
+    if (!name) throw new ClusterError('Invalid', `${kind} is invalid: metadata.name: Required value`);
+    if (meta.namespace !== undefined && meta.namespace !== this.namespace) {
+      throw new ClusterError('Invalid', `${kind} "${name}": the namespace of the object (${meta.namespace}) does not match ${this.namespace}`);
+    }
+    return name;
+  }
+
+  private nextRv(): string {
+    return String(++this.rv);
+  }
+
+  /**
+   * Sets what the API server sets on create. Assigned in place: an object spread here would give
+   * every stored object its own hidden class in V8, costing about a kilobyte per object.
+   */
+  private stamp(meta: ObjectMeta, namespaced = true): void {
+    if (namespaced) meta.namespace = this.namespace;
+    meta.uid = uuid();
+    meta.resourceVersion = this.nextRv();
+    meta.creationTimestamp = iso(this.clock.now());
+  }
+
+  private emit(event: ClusterEvent): void {
+    for (const w of this.watchers) w.push({ kind: event.kind, type: event.type, object: deepCopy(event.object) } as ClusterEvent);
+  }
+
+  /** A sim timer: cancelled by close(), and lets the controllers react after it fires. */
+  private timer(atMs: number, fn: () => void): () => void {
+    if (this.closed) return () => undefined;
+    let cancelClock: () => void = () => undefined;
+    const cancel = (): void => {
+      this.timers.delete(cancel);
+      cancelClock();
+    };
+    cancelClock = this.clock.setTimer(atMs, () => {
+      this.timers.delete(cancel);
+      fn();
+      this.settle();
+    });
+    this.timers.add(cancel);
+    return cancel;
+  }
+
+  /** Runs the Job controller and the scheduler until neither has anything left to react to. */
+  private settle(): void {
+    if (this.settling) return;
+    this.settling = true;
+    try {
+      for (;;) {
+        if (this.dirtyJobs.size > 0) {
+          const batch = [...this.dirtyJobs];
+          this.dirtyJobs.clear();
+          for (const js of batch) this.syncJob(js);
+        } else if (this.schedulerDirty) {
+          this.schedulerDirty = false;
+          this.schedulePending();
+        } else {
+          break;
+        }
+      }
+    } finally {
+      this.settling = false;
+    }
+  }
+
+  /** Appends a log line; parts are joined (not concatenated) so the stored string is flat and small. */
+  private log(js: JobState, ...parts: string[]): void {
+    const logs = (js.logs ??= []);
+    logs.push(['[sim]', ...parts].join(' '));
+    if (logs.length > MAX_LOG_LINES) logs.splice(0, logs.length - MAX_LOG_LINES);
+  }
+
+  private addNodesInternal(pool: PoolSpec): K8sNode[] {
+    const added: K8sNode[] = [];
+    let index = 0;
+    for (let i = 0; i < pool.nodes; i++) {
+      let name: string;
+      do name = `${pool.name}-${++index}`;
+      while (this.nodeStore.has(name));
+      const node = makeNode(name, pool);
+      this.stamp(node.metadata, false);
+      this.nodeStore.set(name, nodeState(node, this.nodeOrder++));
+      this.emit({ kind: 'Node', type: 'ADDED', object: node });
+      added.push(node);
+    }
+    return added;
+  }
+
+  // ---------------------------------------------------------------- Job controller
+
+  private syncJob(js: JobState): void {
+    if (js.condition || js.deleted) return;
+    const now = this.clock.now();
+    const spec = js.job.spec;
+    if (js.startMs === undefined) {
+      js.startMs = now;
+      if (Number.isFinite(spec.activeDeadlineSeconds) && spec.activeDeadlineSeconds > 0) {
+        const at = now + spec.activeDeadlineSeconds * 1000;
+        js.deadlineAt = at;
+        js.deadlineTimer = this.timer(at, () => this.dirtyJobs.add(js));
+      }
+    }
+    const backoffLimit = Number.isFinite(spec.backoffLimit) && spec.backoffLimit >= 0 ? spec.backoffLimit : DEFAULT_BACKOFF_LIMIT;
+    const completions = Number.isFinite(spec.completions) && spec.completions >= 0 ? spec.completions : 1;
+    const parallelism = Number.isFinite(spec.parallelism) && spec.parallelism >= 0 ? spec.parallelism : 1;
+
+    if (js.failed > backoffLimit) {
+      this.finishJob(js, 'Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+    } else if (js.deadlineAt !== undefined && now >= js.deadlineAt) {
+      this.finishJob(js, 'Failed', 'DeadlineExceeded', 'Job was active longer than specified deadline');
+    } else if (js.succeeded >= completions) {
+      this.finishJob(js, 'Complete');
+    } else {
+      const want = Math.max(0, Math.min(parallelism, completions - js.succeeded));
+      if (js.active > want) {
+        const extra = activePods(js).slice(want);
+        for (const ps of extra) this.deletePod(ps, 'more pods than the Job needs');
+      } else if (js.active < want) {
+        if (now >= js.backoffUntil) {
+          for (let n = js.active; n < want; n++) this.createPod(js);
+        } else if (!js.backoffTimer) {
+          js.backoffTimer = this.timer(js.backoffUntil, () => {
+            js.backoffTimer = undefined;
+            this.dirtyJobs.add(js);
+          });
+        }
+      }
+    }
+    this.publishJob(js);
+  }
+
+  private finishJob(js: JobState, type: JobCondition['type'], reason?: string, message?: string): void {
+    const condition: JobCondition = { type, status: 'True' };
+    if (reason) condition.reason = reason;
+    if (message) condition.message = message;
+    condition.lastTransitionTime = iso(this.clock.now());
+    js.condition = condition;
+    js.deadlineTimer?.();
+    js.backoffTimer?.();
+    js.deadlineTimer = js.backoffTimer = undefined;
+    const leftovers = activePods(js);
+    // Like the 1.20 controller, a failed Job counts the pods it kills as failed.
+    if (type === 'Failed') js.failed += leftovers.length;
+    for (const ps of leftovers) this.deletePod(ps, reason ?? 'Job complete');
+    if (type === 'Complete') this.log(js, 'job', js.name, 'complete');
+    else this.log(js, 'job', js.name, 'failed:', reason ?? '', `(${message ?? ''})`);
+  }
+
+  /**
+   * Writes the Job's status and emits MODIFIED if it changed. The status is rebuilt rather than
+   * edited in place: zero counts are omitted (as the API server's omitempty does) without `delete`,
+   * which would push every Job's status into slow dictionary mode.
+   */
+  private publishJob(js: JobState): void {
+    const old = js.job.status ?? {};
+    const startTime = js.startMs === undefined ? undefined : iso(js.startMs);
+    if (
+      old.startTime === startTime &&
+      (old.active ?? 0) === js.active &&
+      (old.succeeded ?? 0) === js.succeeded &&
+      (old.failed ?? 0) === js.failed &&
+      (old.conditions?.length ?? 0) === (js.condition ? 1 : 0)
+    ) {
+      return;
+    }
+    const next: NonNullable<K8sJob['status']> = {};
+    if (startTime !== undefined) next.startTime = startTime;
+    if (js.condition?.type === 'Complete') next.completionTime = js.condition.lastTransitionTime as string;
+    if (js.active > 0) next.active = js.active;
+    if (js.succeeded > 0) next.succeeded = js.succeeded;
+    if (js.failed > 0) next.failed = js.failed;
+    if (js.condition) next.conditions = [js.condition];
+    js.job.status = next;
+    js.job.metadata.resourceVersion = this.nextRv();
+    this.emit({ kind: 'Job', type: 'MODIFIED', object: js.job });
+  }
+
+  private createPod(js: JobState): void {
+    const tmpl = js.job.spec.template;
+    let name: string;
+    do name = [js.name, randomSuffix()].join('-');
+    while (this.podStore.has(name));
+    const labels: Record<string, string> = {};
+    const tmplLabels = tmpl.metadata.labels ?? {};
+    for (const key in tmplLabels) labels[key] = tmplLabels[key] as string;
+    labels['controller-uid'] = js.uid;
+    labels['job-name'] = js.name;
+    const metadata: ObjectMeta = { name };
+    this.stamp(metadata);
+    metadata.labels = labels;
+    // Shared with the template: the sim never mutates either, and everything handed out is a copy.
+    metadata.annotations = tmpl.metadata.annotations ?? {};
+    metadata.ownerReferences = [{ apiVersion: 'batch/v1', kind: 'Job', name: js.name, uid: js.uid, controller: true, blockOwnerDeletion: true }];
+    const pod: K8sPod = {
+      metadata,
+      spec: { containers: tmpl.spec.containers },
+      status: { phase: 'Pending' },
+    };
+    const ps: PodState = { pod, job: js, seq: this.podSeq++, phase: 'pending', watched: pod.metadata.labels?.[LABEL_JOB_ID] !== undefined };
+    this.podStore.set(name, ps);
+    js.pods.push(ps);
+    js.active++;
+    let group = this.pending.get(js.groupKey);
+    if (!group) this.pending.set(js.groupKey, (group = new PendingGroup(js.groupKey)));
+    group.items.push(ps);
+    this.schedulerDirty = true;
+    this.emitPod(ps, 'ADDED');
+  }
+
+  /** Deletes a pod at once (no grace period): its node resources are free immediately. */
+  private deletePod(ps: PodState, why: string): void {
+    const name = ps.pod.metadata.name;
+    if (this.podStore.get(name) !== ps) return;
+    const wasRunning = ps.phase === 'running' || ps.phase === 'bound';
+    const js = ps.job;
+    this.release(ps);
+    if (ps.phase !== 'done') js.active--;
+    ps.phase = 'done';
+    ps.timer?.();
+    ps.timer = undefined;
+    this.podStore.delete(name);
+    const i = js.pods.indexOf(ps);
+    if (i >= 0) js.pods.splice(i, 1);
+    ps.pod.metadata.deletionTimestamp = iso(this.clock.now());
+    if (wasRunning) this.log(js, 'pod', name, 'killed:', why);
+    this.emitPod(ps, 'DELETED');
+    if (!js.condition && !js.deleted) this.dirtyJobs.add(js);
+  }
+
+  private removeJob(js: JobState): void {
+    js.deleted = true;
+    js.deadlineTimer?.();
+    js.backoffTimer?.();
+    js.deadlineTimer = js.backoffTimer = undefined;
+    this.jobStore.delete(js.name);
+    this.dirtyJobs.delete(js);
+    for (const uid of js.ownerUids) {
+      const owned = this.jobsByOwnerUid.get(uid)?.filter((o) => o !== js);
+      if (owned?.length) this.jobsByOwnerUid.set(uid, owned);
+      else this.jobsByOwnerUid.delete(uid);
+    }
+    this.emit({ kind: 'Job', type: 'DELETED', object: js.job });
+    for (const ps of [...js.pods]) this.deletePod(ps, ['Job', js.name, 'deleted'].join(' '));
+  }
+
+  // ---------------------------------------------------------------- scheduler
+
+  /**
+   * One scheduling pass over the waiting pods, oldest first. Pods of the same shape are grouped:
+   * once the oldest of a group does not fit, none of the others can in this pass, so a long queue
+   * of identical pods costs one placement attempt rather than one per pod.
+   */
+  private schedulePending(): void {
+    const heap = new MinHeap<[PendingGroup, PodState]>((a, b) => a[1].seq < b[1].seq);
+    for (const [key, group] of this.pending) {
+      const front = group.front();
+      if (front) heap.push([group, front]);
+      else this.pending.delete(key);
+    }
+    for (let top = heap.pop(); top; top = heap.pop()) {
+      const [group, ps] = top;
+      const placement = placePod(this.nodeStore.values(), ps.job.req, ps.job.selector);
+      if (placement.node) {
+        group.head++;
+        this.bind(ps, placement.node);
+        const next = group.front();
+        if (next) heap.push([group, next]);
+        continue;
+      }
+      // Every pod waiting for the same reason shares one message string.
+      const message = placement.message === this.lastUnschedulable ? this.lastUnschedulable : (this.lastUnschedulable = placement.message);
+      this.markUnschedulable(ps, message);
+      for (let i = Math.max(group.head + 1, group.attemptedUpTo); i < group.items.length; i++) {
+        const other = group.items[i] as PodState;
+        if (other.phase === 'pending') this.markUnschedulable(other, message);
+      }
+      group.attemptedUpTo = group.items.length;
+    }
+  }
+
+  private markUnschedulable(ps: PodState, message: string): void {
+    if (ps.pod.status?.message === message) return;
+    const first = ps.pod.status?.reason !== 'Unschedulable';
+    ps.pod.status = { phase: 'Pending', reason: 'Unschedulable', message };
+    ps.pod.metadata.resourceVersion = this.nextRv();
+    if (first) this.log(ps.job, 'pod', ps.pod.metadata.name, 'unschedulable:', message);
+    this.emitPod(ps, 'MODIFIED');
+  }
+
+  private bind(ps: PodState, ns: NodeState): void {
+    const req = ps.job.req;
+    ns.allocated.cpuMilli += req.cpuMilli;
+    ns.allocated.memoryMb += req.memoryMb;
+    ns.allocated.gpu += req.gpu;
+    ns.allocated.pods += 1;
+    ps.node = ns;
+    ps.phase = 'bound';
+    ps.pod.spec = { containers: ps.pod.spec.containers, nodeName: ns.name };
+    ps.pod.status = {
+      phase: 'Pending',
+      containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { waiting: { reason: 'ContainerCreating' } }, restartCount: 0 })),
+    };
+    ps.pod.metadata.resourceVersion = this.nextRv();
+    this.log(ps.job, 'pod', ps.pod.metadata.name, 'scheduled on node', ns.name);
+    this.emitPod(ps, 'MODIFIED');
+    ps.timer = this.timer(this.clock.now() + this.startDelayMs, () => this.startPod(ps));
+  }
+
+  /** Gives a pod's node resources back; waiting pods get another chance. */
+  private release(ps: PodState): void {
+    const ns = ps.node;
+    if (!ns || (ps.phase !== 'bound' && ps.phase !== 'running')) return;
+    const req = ps.job.req;
+    ns.allocated.cpuMilli -= req.cpuMilli;
+    ns.allocated.memoryMb -= req.memoryMb;
+    ns.allocated.gpu -= req.gpu;
+    ns.allocated.pods -= 1;
+    this.schedulerDirty = true;
+  }
+
+  // ---------------------------------------------------------------- kubelet
+
+  private startPod(ps: PodState): void {
+    if (ps.phase !== 'bound') return;
+    const js = ps.job;
+    const w = js.workload;
+    let prior = 0;
+    if (w.failAttempts > 0) {
+      prior = this.startsByRunwayJob.get(js.runwayJobId) ?? 0;
+      this.startsByRunwayJob.set(js.runwayJobId, prior + 1);
+    }
+    ps.outcome = outcomeFor(w, prior);
+    ps.phase = 'running';
+    const now = this.clock.now();
+    const startedAt = iso(now);
+    ps.startedAt = startedAt;
+    ps.pod.status = {
+      phase: 'Running',
+      startTime: startedAt,
+      containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { running: { startedAt } }, restartCount: 0 })),
+    };
+    ps.pod.metadata.resourceVersion = this.nextRv();
+    this.log(js, 'pod', ps.pod.metadata.name, 'started', `(image ${ps.pod.spec.containers[0]?.image ?? '?'})`);
+    this.emitPod(ps, 'MODIFIED');
+    ps.timer = this.timer(now + w.durationS * 1000, () => this.finishPod(ps));
+  }
+
+  private finishPod(ps: PodState): void {
+    if (ps.phase !== 'running' || !ps.outcome) return;
+    const { phase, reason, exitCode } = ps.outcome;
+    const js = ps.job;
+    const now = this.clock.now();
+    this.release(ps);
+    ps.phase = 'done';
+    ps.timer = undefined;
+    const finishedAt = iso(now);
+    const terminated = { reason, exitCode, startedAt: ps.startedAt ?? finishedAt, finishedAt };
+    ps.pod.status = {
+      phase,
+      startTime: ps.startedAt ?? finishedAt,
+      containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { terminated: { ...terminated } }, restartCount: 0 })),
+    };
+    ps.pod.metadata.resourceVersion = this.nextRv();
+    this.log(js, 'pod', ps.pod.metadata.name, 'exited with code', String(exitCode), `(${reason})`);
+    this.emitPod(ps, 'MODIFIED');
+    js.active--;
+    if (phase === 'Succeeded') {
+      js.succeeded++;
+    } else {
+      js.failed++;
+      js.backoffUntil = now + Math.min(JOB_BACKOFF_MAX_MS, JOB_BACKOFF_BASE_MS * 2 ** (js.failed - 1));
+    }
+    this.dirtyJobs.add(js);
+  }
+
+  private emitPod(ps: PodState, type: 'ADDED' | 'MODIFIED' | 'DELETED'): void {
+    if (ps.watched) this.emit({ kind: 'Pod', type, object: ps.pod });
+  }
+}
+
+function activePods(js: JobState): PodState[] {
+  return js.pods.filter((ps) => ps.phase !== 'done');
+}
+
+function randomSuffix(): string {
+  const c = (): number => NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * NAME_ALPHABET.length));
+  return String.fromCharCode(c(), c(), c(), c(), c());
+}
+

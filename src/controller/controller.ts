@@ -1,0 +1,277 @@
+/**
+ * The reconcile loop. It lists and watches the cluster, keeps the caches (AIJobs in the JobStore; Jobs,
+ * pods and nodes here), maps every attempt's Job and pods to an AIJob status, writes that status, and
+ * keeps the quota ledger equal to "what non-terminal AIJobs hold". Because the ledger is derived from
+ * AIJob statuses keyed by job id, a job's quota is released exactly once, including for jobs that ended
+ * while Runway was down (they are rebuilt as holding and released when their status is written).
+ * Only the leader writes; followers keep the same caches so they can serve reads and take over.
+ */
+import type { AIJob, ClusterEvent, ClusterPort } from '../cluster/types.js';
+import { estimateCost, type CostEstimate, type CostRates } from '../core/cost.js';
+import { attemptJobName } from '../core/ids.js';
+import { ANNOTATION_ESTIMATED_COST, LABEL_JOB_ID, type K8sJob, type K8sNode, type K8sPod } from '../core/k8s.js';
+import { buildJobManifest } from '../core/manifest.js';
+import { resourcesOf, type QuotaLedger } from '../core/quota.js';
+import { deriveAttemptStatus, isTerminal, type AIJobStatus } from '../core/status.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { phaseOf, type JobStore } from './job-store.js';
+
+export interface ControllerDeps {
+  cluster: ClusterPort;
+  store: JobStore;
+  ledger: QuotaLedger;
+  metrics: Metrics;
+  logger: Logger;
+  namespace: string;
+  backoffLimit: number;
+  rates: CostRates;
+  isLeader(): boolean;
+  /** Job ids the submit path is still creating: the controller leaves them alone until it is done. */
+  inflight: ReadonlySet<string>;
+}
+
+/** The status fields whose change is worth a write. */
+function sameStatus(a: AIJobStatus | undefined, b: AIJobStatus): boolean {
+  return (
+    a !== undefined &&
+    a.phase === b.phase &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.exitCode === b.exitCode &&
+    a.attempts === b.attempts &&
+    a.attempt === b.attempt &&
+    a.startTime === b.startTime &&
+    a.completionTime === b.completionTime
+  );
+}
+
+export function estimateOf(job: AIJob, rates: CostRates): CostEstimate {
+  if (job.status?.estimatedCost) return job.status.estimatedCost;
+  const raw = job.metadata.annotations?.[ANNOTATION_ESTIMATED_COST];
+  if (raw) {
+    try {
+      return JSON.parse(raw) as CostEstimate;
+    } catch {
+      // fall through: a hand-edited annotation is not worth failing over
+    }
+  }
+  return estimateCost(job.spec, rates);
+}
+
+export class Controller {
+  private readonly jobs = new Map<string, K8sJob>();
+  private readonly podsByJob = new Map<string, Map<string, K8sPod>>();
+  readonly nodes = new Map<string, K8sNode>();
+  private synced = false;
+  private stopWatch: (() => void) | undefined;
+  private readonly dirty = new Set<string>();
+  private flushScheduled = false;
+  private readonly busy = new Set<string>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private syncedWaiters: Array<() => void> = [];
+
+  constructor(private readonly deps: ControllerDeps) {}
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Lists and watches the cluster; resolves once the caches hold the initial state. */
+  async start(resyncEveryMs = 10_000): Promise<void> {
+    const synced = new Promise<void>((resolve) => this.syncedWaiters.push(resolve));
+    this.stopWatch = await this.deps.cluster.watch({
+      onEvent: (e) => this.onEvent(e),
+      onSynced: () => {
+        this.synced = true;
+        for (const w of this.syncedWaiters) w();
+        this.syncedWaiters = [];
+        this.resyncAll();
+      },
+      onError: (err) => this.deps.logger.warn({ err: err.message }, 'cluster watch interrupted; re-listing'),
+    });
+    await synced;
+    // A periodic pass retries status writes that failed while the API server was away.
+    this.resyncTimer = setInterval(() => this.resyncAll(), resyncEveryMs);
+    this.resyncTimer.unref();
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+  }
+
+  /** Records a job Runway just wrote itself, before the watch echoes it. */
+  applyAIJob(job: AIJob): void {
+    const { stored, previous } = this.deps.store.upsert(job);
+    if (!stored) return;
+    const id = job.metadata.name;
+    const phase = phaseOf(job);
+    if (isTerminal(phase)) {
+      this.deps.ledger.release(id);
+      if (previous && !isTerminal(phaseOf(previous))) {
+        this.deps.metrics.jobOutcomes.inc({ status: phase, reason: job.status?.reason ?? '' });
+      }
+    } else {
+      this.deps.ledger.add(id, job.spec.tenant_id, resourcesOf(job.spec));
+    }
+    const before = previous ? phaseOf(previous) : undefined;
+    if (previous && before !== phase) {
+      this.deps.logger.info(
+        {
+          event: 'job_transition',
+          job_id: id,
+          tenant_id: job.spec.tenant_id,
+          from: before,
+          to: phase,
+          reason: job.status?.reason,
+          exit_code: job.status?.exitCode,
+        },
+        `job ${id} ${before} -> ${phase}`,
+      );
+    }
+  }
+
+  podsOf(jobName: string): K8sPod[] {
+    const pods = this.podsByJob.get(jobName);
+    return pods ? [...pods.values()] : [];
+  }
+
+  jobOf(name: string): K8sJob | undefined {
+    return this.jobs.get(name);
+  }
+
+  private onEvent(e: ClusterEvent): void {
+    switch (e.kind) {
+      case 'AIJob': {
+        const id = e.object.metadata.name;
+        if (e.type === 'DELETED') {
+          this.deps.store.remove(id);
+          this.deps.ledger.release(id);
+          return;
+        }
+        this.applyAIJob(e.object);
+        this.reconcileSoon(id);
+        return;
+      }
+      case 'Job': {
+        const name = e.object.metadata.name;
+        if (e.type === 'DELETED') this.jobs.delete(name);
+        else this.jobs.set(name, e.object);
+        const id = e.object.metadata.labels?.[LABEL_JOB_ID];
+        if (id) this.reconcileSoon(id);
+        return;
+      }
+      case 'Pod': {
+        const jobName = e.object.metadata.labels?.['job-name'];
+        if (!jobName) return;
+        let pods = this.podsByJob.get(jobName);
+        if (e.type === 'DELETED') {
+          pods?.delete(e.object.metadata.name);
+          if (pods?.size === 0) this.podsByJob.delete(jobName);
+        } else {
+          if (!pods) this.podsByJob.set(jobName, (pods = new Map()));
+          pods.set(e.object.metadata.name, e.object);
+        }
+        const id = e.object.metadata.labels?.[LABEL_JOB_ID];
+        if (id) this.reconcileSoon(id);
+        return;
+      }
+      case 'Node':
+        if (e.type === 'DELETED') this.nodes.delete(e.object.metadata.name);
+        else this.nodes.set(e.object.metadata.name, e.object);
+        return;
+    }
+  }
+
+  /** Coalesces bursts of events for the same job into one reconcile. */
+  reconcileSoon(id: string): void {
+    this.dirty.add(id);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const ids = [...this.dirty];
+      this.dirty.clear();
+      for (const jobId of ids) void this.reconcile(jobId);
+    });
+  }
+
+  resyncAll(): void {
+    for (const job of this.deps.store.values()) {
+      if (!isTerminal(phaseOf(job))) this.reconcileSoon(job.metadata.name);
+    }
+  }
+
+  private async reconcile(id: string): Promise<void> {
+    if (!this.synced || this.deps.inflight.has(id)) return;
+    if (this.busy.has(id)) {
+      this.dirty.add(id); // run again after the current pass
+      return;
+    }
+    this.busy.add(id);
+    try {
+      await this.reconcileOnce(id);
+    } catch (err) {
+      this.deps.logger.warn({ job_id: id, err: (err as Error).message }, 'reconcile failed; will retry');
+    } finally {
+      this.busy.delete(id);
+      if (this.dirty.has(id)) this.reconcileSoon(id);
+    }
+  }
+
+  private async reconcileOnce(id: string): Promise<void> {
+    const aijob = this.deps.store.get(id);
+    if (!aijob || isTerminal(phaseOf(aijob)) || !this.deps.isLeader()) return;
+    const attempt = aijob.status?.attempt ?? 1;
+    const jobName = attemptJobName(id, attempt);
+    const job = this.jobs.get(jobName);
+    const estimate = estimateOf(aijob, this.deps.rates);
+
+    if (!job) {
+      if (!aijob.status) {
+        // A submission whose AIJob was written but whose Job was not (a crash or an outage in
+        // between): finish what it started. The deterministic name makes this safe to repeat.
+        await this.deps.cluster.createJob(
+          buildJobManifest({
+            jobId: id,
+            attempt,
+            spec: aijob.spec,
+            namespace: this.deps.namespace,
+            backoffLimit: this.deps.backoffLimit,
+            estimate,
+            owner: { apiVersion: aijob.apiVersion, kind: 'AIJob', name: id, uid: aijob.metadata.uid ?? '' },
+          }),
+        );
+        this.deps.logger.info({ job_id: id, tenant_id: aijob.spec.tenant_id }, 'created missing Job for admitted AIJob');
+        return;
+      }
+      // The Job existed (a status was written from it) and is gone: deleted outside Runway.
+      await this.writeStatus(aijob, {
+        ...aijob.status,
+        phase: 'FAILED',
+        reason: 'JobDeleted',
+        message: `Job ${jobName} was deleted outside Runway before it finished`,
+        completionTime: new Date(this.deps.cluster.now()).toISOString(),
+        estimatedCost: estimate,
+      });
+      return;
+    }
+
+    const derived = deriveAttemptStatus(job, this.podsOf(jobName));
+    const next: AIJobStatus = { ...derived, attempt, estimatedCost: estimate };
+    if (sameStatus(aijob.status, next)) return;
+    await this.writeStatus(aijob, next);
+  }
+
+  private async writeStatus(aijob: AIJob, status: AIJobStatus): Promise<void> {
+    const stored = await this.deps.cluster.updateAIJobStatus(aijob.metadata.name, status);
+    this.applyAIJob(stored);
+  }
+
+  /** Waits for the first full list (used by readiness and tests). */
+  whenSynced(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+}

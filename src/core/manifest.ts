@@ -1,0 +1,90 @@
+/**
+ * The one builder of the batch/v1 Job that runs an attempt of a Runway job, for every cluster adapter.
+ * Requests equal limits for cpu and memory (Guaranteed QoS: what was priced is what is reserved);
+ * nvidia.com/gpu is a limit only when GPUs are asked for (Kubernetes copies it to requests).
+ */
+import type { CostEstimate } from './cost.js';
+import { attemptJobName } from './ids.js';
+import type { JobSpec } from './job-spec.js';
+import {
+  ANNOTATION_ESTIMATED_COST,
+  GPU_RESOURCE,
+  LABEL_ATTEMPT,
+  LABEL_JOB_ID,
+  LABEL_QUEUE,
+  LABEL_TENANT,
+  type K8sJob,
+  type OwnerReference,
+  type ResourceList,
+} from './k8s.js';
+
+export interface ManifestInput {
+  jobId: string;
+  attempt: number;
+  spec: JobSpec;
+  namespace: string;
+  backoffLimit: number;
+  estimate: CostEstimate;
+  /** The AIJob that owns the Job, so deleting it cleans up (absent only where there is no owner object). */
+  owner?: OwnerReference;
+  /** Extra pod placement for a node pool (issue: queues); none in v1. */
+  nodeSelector?: Record<string, string>;
+}
+
+export function cpuQuantity(cores: number): string {
+  const milli = Math.round(cores * 1000);
+  return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
+}
+
+export function memoryQuantity(mb: number): string {
+  return `${mb}Mi`;
+}
+
+export function buildJobManifest(input: ManifestInput): K8sJob {
+  const { spec } = input;
+  const runwayLabels = {
+    [LABEL_TENANT]: spec.tenant_id,
+    [LABEL_JOB_ID]: input.jobId,
+    [LABEL_ATTEMPT]: String(input.attempt),
+    [LABEL_QUEUE]: spec.queue,
+  };
+  const requests: ResourceList = { cpu: cpuQuantity(spec.cpu), memory: memoryQuantity(spec.memory_mb) };
+  const limits: ResourceList = { ...requests };
+  if (spec.gpu_count > 0) limits[GPU_RESOURCE] = String(spec.gpu_count);
+
+  const container: K8sJob['spec']['template']['spec']['containers'][number] = {
+    name: 'main',
+    image: spec.image,
+    resources: { requests, limits },
+  };
+  if (spec.command) container.command = spec.command;
+  if (spec.args) container.args = spec.args;
+  if (spec.env) container.env = Object.entries(spec.env).map(([name, value]) => ({ name, value }));
+
+  const job: K8sJob = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: attemptJobName(input.jobId, input.attempt),
+      namespace: input.namespace,
+      labels: { ...runwayLabels },
+      annotations: { [ANNOTATION_ESTIMATED_COST]: JSON.stringify(input.estimate) },
+    },
+    spec: {
+      backoffLimit: input.backoffLimit,
+      activeDeadlineSeconds: spec.timeout_s,
+      parallelism: spec.replicas,
+      completions: spec.replicas,
+      template: {
+        metadata: {
+          labels: { ...(spec.labels ?? {}), ...runwayLabels },
+          annotations: { ...(spec.annotations ?? {}) },
+        },
+        spec: { restartPolicy: 'Never', containers: [container] },
+      },
+    },
+  };
+  if (input.owner) job.metadata.ownerReferences = [{ ...input.owner, controller: true, blockOwnerDeletion: true }];
+  if (input.nodeSelector) job.spec.template.spec.nodeSelector = { ...input.nodeSelector };
+  return job;
+}

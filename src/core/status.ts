@@ -1,0 +1,138 @@
+/**
+ * Job statuses and how they are derived from what Kubernetes reports. `deriveAttemptStatus` is the
+ * single mapping from a batch/v1 Job and its pods to a Runway status, used for both cluster adapters.
+ */
+import type { CostEstimate } from './cost.js';
+import type { K8sJob, K8sPod } from './k8s.js';
+
+export const JOB_STATUSES = [
+  'QUEUED',
+  'PENDING',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'DEADLINE',
+  'RETRYING',
+  'DEAD_LETTER',
+  'CANCELLED',
+  'PREEMPTED',
+] as const;
+
+export type JobPhase = (typeof JOB_STATUSES)[number];
+
+/** Phases after which a job holds no quota and nothing more happens unless a user retries it. */
+export const TERMINAL_PHASES: ReadonlySet<JobPhase> = new Set<JobPhase>([
+  'SUCCEEDED',
+  'FAILED',
+  'DEADLINE',
+  'DEAD_LETTER',
+  'CANCELLED',
+]);
+
+export function isTerminal(phase: JobPhase): boolean {
+  return TERMINAL_PHASES.has(phase);
+}
+
+export interface StatusCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime: string;
+}
+
+/** The status of an AIJob: what the API serves and what is written to the custom resource. */
+export interface AIJobStatus {
+  phase: JobPhase;
+  reason?: string;
+  message?: string;
+  exitCode?: number;
+  /** Pods started for the current attempt Job (Kubernetes retries via backoffLimit). */
+  attempts: number;
+  /** Runway-level attempt number: the suffix of the current Job name. */
+  attempt: number;
+  startTime?: string;
+  completionTime?: string;
+  estimatedCost?: CostEstimate;
+  conditions?: StatusCondition[];
+}
+
+export interface AttemptStatus {
+  phase: JobPhase;
+  reason?: string;
+  message?: string;
+  exitCode?: number;
+  attempts: number;
+  startTime?: string;
+  completionTime?: string;
+}
+
+function lastTerminated(pods: K8sPod[]) {
+  let best: { reason?: string; exitCode: number; finishedAt?: string } | undefined;
+  for (const pod of pods) {
+    for (const cs of pod.status?.containerStatuses ?? []) {
+      const t = cs.state?.terminated;
+      if (!t || t.exitCode === 0) continue;
+      if (!best || (t.finishedAt ?? '') >= (best.finishedAt ?? '')) best = t;
+    }
+  }
+  return best;
+}
+
+/** When the job first ran: the earliest container start (a Job's own startTime is set before any pod runs). */
+function firstContainerStart(pods: K8sPod[]): string | undefined {
+  let first: string | undefined;
+  for (const pod of pods) {
+    for (const cs of pod.status?.containerStatuses ?? []) {
+      const at = cs.state?.running?.startedAt ?? cs.state?.terminated?.startedAt;
+      if (at && (!first || at < first)) first = at;
+    }
+  }
+  return first;
+}
+
+/**
+ * Maps a Job and its pods to a status:
+ * Complete -> SUCCEEDED; Failed/DeadlineExceeded -> DEADLINE; Failed otherwise -> FAILED with the last
+ * failed container's reason (OOMKilled, or Error with its exit code), or BackoffLimitExceeded when no
+ * pod says more; otherwise RUNNING once a pod runs, else PENDING.
+ */
+export function deriveAttemptStatus(job: K8sJob, pods: K8sPod[]): AttemptStatus {
+  const st = job.status ?? {};
+  const attempts = Math.max((st.active ?? 0) + (st.succeeded ?? 0) + (st.failed ?? 0), pods.length);
+  const base: AttemptStatus = { phase: 'PENDING', attempts };
+  const started = firstContainerStart(pods);
+  if (started) base.startTime = started;
+  const done = (st.conditions ?? []).find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+
+  if (done?.type === 'Complete') {
+    return { ...base, phase: 'SUCCEEDED', reason: 'Completed', exitCode: 0, completionTime: st.completionTime ?? done.lastTransitionTime };
+  }
+  if (done?.type === 'Failed') {
+    const finished = { ...base, completionTime: done.lastTransitionTime ?? st.completionTime };
+    if (done.reason === 'DeadlineExceeded') {
+      return { ...finished, phase: 'DEADLINE', reason: 'DeadlineExceeded', message: done.message ?? `Job ran longer than ${job.spec.activeDeadlineSeconds} s` };
+    }
+    const t = lastTerminated(pods);
+    const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    if (t?.reason === 'OOMKilled') {
+      return { ...finished, phase: 'FAILED', reason: 'OOMKilled', exitCode: t.exitCode, message: `out of memory (exit ${t.exitCode}) after ${tries}; backoffLimit reached` };
+    }
+    if (t) {
+      return { ...finished, phase: 'FAILED', reason: 'Error', exitCode: t.exitCode, message: `exited with code ${t.exitCode} after ${tries}; backoffLimit reached` };
+    }
+    return { ...finished, phase: 'FAILED', reason: done.reason ?? 'BackoffLimitExceeded', message: done.message ?? `failed ${tries}` };
+  }
+
+  const running = pods.some((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+  if (running) return { ...base, phase: 'RUNNING' };
+  const failedSoFar = st.failed ?? 0;
+  if (failedSoFar > 0) {
+    const t = lastTerminated(pods);
+    const why = t ? (t.reason === 'OOMKilled' ? 'OOMKilled' : `exit ${t.exitCode}`) : 'a failure';
+    return { ...base, phase: 'PENDING', message: `retrying after ${why} (${failedSoFar} failed)` };
+  }
+  const waiting = pods.find((p) => p.status?.reason || p.status?.message);
+  if (waiting?.status?.message) return { ...base, message: waiting.status.message };
+  return base;
+}

@@ -1,0 +1,105 @@
+/**
+ * Wires one Runway instance: cluster adapter, caches, controller, services and the HTTP app. `main.ts`
+ * starts it for `npm start`; tests start it in-process on an ephemeral port with their own cluster.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import type { ClusterPort } from './cluster/types.js';
+import type { Config } from './config.js';
+import { Controller } from './controller/controller.js';
+import { JobService } from './controller/job-service.js';
+import { JobStore } from './controller/job-store.js';
+import { QuotaLedger } from './core/quota.js';
+import { TokenBucketLimiter } from './core/rate-limit.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+
+export interface Runway {
+  config: Config;
+  cluster: ClusterPort;
+  app: FastifyInstance;
+  controller: Controller;
+  service: JobService;
+  store: JobStore;
+  ledger: QuotaLedger;
+  metrics: Metrics;
+  logger: Logger;
+  /** Listens on config.host:config.port; returns the URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface RunwayOptions {
+  cluster: ClusterPort;
+  logger?: Logger;
+  /** Clock for rate limiting (wall clock by default). */
+  now?: () => number;
+  isLeader?: () => boolean;
+  leaderName?: () => string | undefined;
+}
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export async function createRunway(config: Config, opts: RunwayOptions): Promise<Runway> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const store = new JobStore();
+  const ledger = new QuotaLedger();
+  const metrics = createMetrics({ sources: { jobCounts: () => store.countsByPhase(), gpusAllocated: () => ledger.totalGpu() } });
+  const limiter = new TokenBucketLimiter(config.rateLimitPerMin, config.rateLimitBurst, opts.now ?? Date.now);
+  const inflight = new Set<string>();
+  const isLeader = opts.isLeader ?? (() => true);
+  const { cluster } = opts;
+
+  const controller = new Controller({
+    cluster,
+    store,
+    ledger,
+    metrics,
+    logger,
+    namespace: config.namespace,
+    backoffLimit: config.backoffLimit,
+    rates: config.rates,
+    isLeader,
+    inflight,
+  });
+  const service = new JobService({
+    config,
+    cluster,
+    store,
+    ledger,
+    limiter,
+    controller,
+    metrics,
+    logger,
+    inflight,
+    isLeader,
+    ...(opts.leaderName ? { leaderName: opts.leaderName } : {}),
+  });
+
+  await controller.start();
+  const app = await buildApp({ config, cluster, controller, service, metrics, logger, version: VERSION });
+
+  return {
+    config,
+    cluster,
+    app,
+    controller,
+    service,
+    store,
+    ledger,
+    metrics,
+    logger,
+    async listen() {
+      const url = await app.listen({ port: config.port, host: config.host });
+      return url;
+    },
+    async close() {
+      await app.close();
+      controller.stop();
+      await cluster.close();
+    },
+  };
+}
