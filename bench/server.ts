@@ -27,3 +27,6 @@ if (mode === 'bare') {
   console.error('usage: server.ts runway|bare');
   process.exit(2);
 }
+
+// Exit normally on SIGTERM/SIGINT so that --cpu-prof and similar flags write their output.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
