@@ -24,6 +24,12 @@ export interface Config {
   leaderElection: boolean;
   /** This replica's identity for leader election (the pod name in Kubernetes). */
   identity: string;
+  /** Namespace of the leader-election Lease (the control plane's own namespace). */
+  leaseNamespace: string;
+  /** GPU pods tolerate taints with these keys (e.g. nvidia.com/gpu on EKS GPU nodes). */
+  gpuTolerations: string[];
+  /** GPU pods are placed on nodes with these labels. */
+  gpuNodeSelector: Record<string, string>;
 }
 
 export class ConfigError extends Error {
@@ -77,12 +83,26 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+function dnsLabel(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (!DNS_LABEL.test(value)) {
+    throw new ConfigError(`${name}=${JSON.stringify(value)} is invalid: expected a DNS label (a-z, 0-9, -)`);
+  }
+  return value;
+}
+
+/** A comma-separated list; empty entries are ignored. */
+function list(env: Env, name: string): string[] {
+  return (read(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
 
 export function loadConfig(env: Env = process.env): Config {
-  const namespace = read(env, 'RUNWAY_NAMESPACE') ?? 'jobs';
-  if (!DNS_LABEL.test(namespace)) {
-    throw new ConfigError(`RUNWAY_NAMESPACE=${JSON.stringify(namespace)} is invalid: expected a DNS label (a-z, 0-9, -)`);
-  }
+  const namespace = dnsLabel(env, 'RUNWAY_NAMESPACE', 'jobs');
   const perMin = number(env, 'RUNWAY_RATE_LIMIT_PER_MIN', 60, { exclusiveMin: 0, max: 60_000_000 });
   const host = read(env, 'HOST') ?? '127.0.0.1';
   return {
@@ -112,5 +132,19 @@ export function loadConfig(env: Env = process.env): Config {
     installCrds: bool(env, 'RUNWAY_INSTALL_CRDS', false),
     leaderElection: bool(env, 'RUNWAY_LEADER_ELECTION', false),
     identity: read(env, 'POD_NAME') ?? read(env, 'HOSTNAME') ?? `runway-${process.pid}`,
+    leaseNamespace: dnsLabel(env, 'RUNWAY_LEASE_NAMESPACE', read(env, 'POD_NAMESPACE') ?? namespace),
+    gpuTolerations: list(env, 'RUNWAY_GPU_TOLERATION').map((key) => {
+      if (!QUALIFIED_NAME.test(key)) throw new ConfigError(`RUNWAY_GPU_TOLERATION has an invalid taint key ${JSON.stringify(key)}`);
+      return key;
+    }),
+    gpuNodeSelector: Object.fromEntries(
+      list(env, 'RUNWAY_GPU_NODE_SELECTOR').map((pair) => {
+        const [k, v, ...rest] = pair.split('=');
+        if (!k || v === undefined || rest.length > 0 || !QUALIFIED_NAME.test(k)) {
+          throw new ConfigError(`RUNWAY_GPU_NODE_SELECTOR has an invalid entry ${JSON.stringify(pair)}: expected key=value`);
+        }
+        return [k, v];
+      }),
+    ),
   };
 }

@@ -16,8 +16,8 @@ export async function serve(overrides: Partial<Config> = {}): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const cluster = await createCluster(config);
-  const runway = await createRunway(config, { cluster, logger });
+  const { cluster, elector } = await createCluster(config);
+  const runway = await createRunway(config, { cluster, logger, ...(elector ? { elector } : {}) });
   const url = await runway.listen();
   logger.info(
     { url, cluster: cluster.name, namespace: config.namespace, sim_speed: config.cluster === 'sim' ? config.simSpeed : undefined },

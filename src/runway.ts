@@ -12,6 +12,7 @@ import { JobService } from './controller/job-service.js';
 import { JobStore } from './controller/job-store.js';
 import { QuotaLedger } from './core/quota.js';
 import { TokenBucketLimiter } from './core/rate-limit.js';
+import { ALWAYS_LEADER, type LeaderElector } from './controller/leader-election.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 
@@ -35,8 +36,8 @@ export interface RunwayOptions {
   logger?: Logger;
   /** Clock for rate limiting (wall clock by default). */
   now?: () => number;
-  isLeader?: () => boolean;
-  leaderName?: () => string | undefined;
+  /** Leader election among replicas; without it this replica always leads. */
+  elector?: LeaderElector;
 }
 
 export const VERSION: string = (
@@ -50,7 +51,8 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
   const metrics = createMetrics({ sources: { jobCounts: () => store.countsByPhase(), gpusAllocated: () => ledger.totalGpu() } });
   const limiter = new TokenBucketLimiter(config.rateLimitPerMin, config.rateLimitBurst, opts.now ?? Date.now);
   const inflight = new Set<string>();
-  const isLeader = opts.isLeader ?? (() => true);
+  const { elector } = opts;
+  const isLeader = elector ? () => elector.isLeader() : ALWAYS_LEADER.isLeader;
   const { cluster } = opts;
 
   const controller = new Controller({
@@ -59,8 +61,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     ledger,
     metrics,
     logger,
-    namespace: config.namespace,
-    backoffLimit: config.backoffLimit,
+    attempts: config,
     rates: config.rates,
     isLeader,
     inflight,
@@ -76,10 +77,18 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     logger,
     inflight,
     isLeader,
-    ...(opts.leaderName ? { leaderName: opts.leaderName } : {}),
+    ...(elector ? { leaderName: () => elector.leader() } : {}),
   });
 
   await controller.start();
+  if (elector) {
+    elector.onChange = (leading) => {
+      logger.info({ identity: elector.identity, leading }, leading ? 'became the leader' : 'stopped leading');
+      // A new leader re-examines every job: statuses a follower could not write, intents to finish.
+      if (leading) controller.resyncAll();
+    };
+    elector.start();
+  }
   const app = await buildApp({ config, cluster, controller, service, metrics, logger, version: VERSION });
 
   return {
@@ -97,6 +106,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
       return url;
     },
     async close() {
+      await elector?.stop();
       await app.close();
       controller.stop();
       await cluster.close();

@@ -10,11 +10,11 @@ import type { AIJob, ClusterEvent, ClusterPort } from '../cluster/types.js';
 import { estimateCost, type CostEstimate, type CostRates } from '../core/cost.js';
 import { attemptJobName } from '../core/ids.js';
 import { ANNOTATION_ESTIMATED_COST, LABEL_JOB_ID, type K8sJob, type K8sNode, type K8sPod } from '../core/k8s.js';
-import { buildJobManifest } from '../core/manifest.js';
 import { resourcesOf, type QuotaLedger } from '../core/quota.js';
 import { deriveAttemptStatus, isTerminal, type AIJobStatus } from '../core/status.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { attemptManifest, type AttemptSettings } from './attempt.js';
 import { phaseOf, type JobStore } from './job-store.js';
 
 export interface ControllerDeps {
@@ -23,8 +23,7 @@ export interface ControllerDeps {
   ledger: QuotaLedger;
   metrics: Metrics;
   logger: Logger;
-  namespace: string;
-  backoffLimit: number;
+  attempts: AttemptSettings;
   rates: CostRates;
   isLeader(): boolean;
   /** Job ids the submit path is still creating: the controller leaves them alone until it is done. */
@@ -59,6 +58,9 @@ export function estimateOf(job: AIJob, rates: CostRates): CostEstimate {
   return estimateCost(job.spec, rates);
 }
 
+/** How long a deleted job's id is remembered; far longer than any watch lag. */
+const TOMBSTONE_TTL_MS = 5 * 60_000;
+
 export class Controller {
   private readonly jobs = new Map<string, K8sJob>();
   private readonly podsByJob = new Map<string, Map<string, K8sPod>>();
@@ -70,6 +72,8 @@ export class Controller {
   private readonly busy = new Set<string>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private syncedWaiters: Array<() => void> = [];
+  /** Jobs Runway deleted itself (rolled-back submissions), so that late watch events cannot revive them. */
+  private readonly tombstones = new Map<string, number>();
 
   constructor(private readonly deps: ControllerDeps) {}
 
@@ -132,6 +136,18 @@ export class Controller {
     }
   }
 
+  /** Forgets a job Runway has just deleted: its cache entry and quota go now, late events are ignored. */
+  forget(id: string): void {
+    const now = Date.now();
+    for (const [old, expires] of this.tombstones) {
+      if (expires > now) break;
+      this.tombstones.delete(old);
+    }
+    this.tombstones.set(id, now + TOMBSTONE_TTL_MS);
+    this.deps.store.remove(id);
+    this.deps.ledger.release(id);
+  }
+
   podsOf(jobName: string): K8sPod[] {
     const pods = this.podsByJob.get(jobName);
     return pods ? [...pods.values()] : [];
@@ -146,10 +162,12 @@ export class Controller {
       case 'AIJob': {
         const id = e.object.metadata.name;
         if (e.type === 'DELETED') {
+          this.tombstones.delete(id);
           this.deps.store.remove(id);
           this.deps.ledger.release(id);
           return;
         }
+        if (this.tombstones.has(id)) return;
         this.applyAIJob(e.object);
         this.reconcileSoon(id);
         return;
@@ -232,17 +250,7 @@ export class Controller {
       if (!aijob.status) {
         // A submission whose AIJob was written but whose Job was not (a crash or an outage in
         // between): finish what it started. The deterministic name makes this safe to repeat.
-        await this.deps.cluster.createJob(
-          buildJobManifest({
-            jobId: id,
-            attempt,
-            spec: aijob.spec,
-            namespace: this.deps.namespace,
-            backoffLimit: this.deps.backoffLimit,
-            estimate,
-            owner: { apiVersion: aijob.apiVersion, kind: 'AIJob', name: id, uid: aijob.metadata.uid ?? '' },
-          }),
-        );
+        await this.deps.cluster.createJob(attemptManifest(this.deps.attempts, aijob, attempt, estimate));
         this.deps.logger.info({ job_id: id, tenant_id: aijob.spec.tenant_id }, 'created missing Job for admitted AIJob');
         return;
       }

@@ -14,7 +14,6 @@ import { errors, RunwayError } from '../core/errors.js';
 import { JobIdGenerator } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
 import { ANNOTATION_ESTIMATED_COST, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
-import { buildJobManifest } from '../core/manifest.js';
 import { resourcesOf, type QuotaLedger } from '../core/quota.js';
 import type { TokenBucketLimiter } from '../core/rate-limit.js';
 import type { JobPhase } from '../core/status.js';
@@ -22,6 +21,7 @@ import { parseJobSpec } from '../core/validation.js';
 import type { Config } from '../config.js';
 import type { Log, Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { attemptManifest } from './attempt.js';
 import type { Controller } from './controller.js';
 import type { JobStore, ListPage } from './job-store.js';
 
@@ -169,15 +169,7 @@ export class JobService {
       throw err;
     }
     try {
-      const manifest = buildJobManifest({
-        jobId: id,
-        attempt: 1,
-        spec,
-        namespace: config.namespace,
-        backoffLimit: config.backoffLimit,
-        estimate,
-        owner: { apiVersion: RUNWAY_API_VERSION, kind: 'AIJob', name: id, uid: created.metadata.uid ?? '' },
-      });
+      const manifest = attemptManifest(config, created, 1, estimate);
       await withDeadline(cluster.createJob(manifest), ms, 'creating the Job');
     } catch (err) {
       void this.rollback(id);
@@ -192,7 +184,7 @@ export class JobService {
   private async rollback(id: string): Promise<void> {
     try {
       await withDeadline(this.deps.cluster.deleteAIJob(id), this.deps.config.clusterTimeoutMs * 5, 'deleting the AIJob');
-      this.deps.store.remove(id);
+      this.deps.controller.forget(id);
     } catch (err) {
       this.deps.logger.warn(
         { job_id: id, err: (err as Error).message },

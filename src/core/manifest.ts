@@ -27,8 +27,9 @@ export interface ManifestInput {
   estimate: CostEstimate;
   /** The AIJob that owns the Job, so deleting it cleans up (absent only where there is no owner object). */
   owner?: OwnerReference;
-  /** Extra pod placement for a node pool (issue: queues); none in v1. */
-  nodeSelector?: Record<string, string>;
+  /** Placement for GPU pods: taint keys to tolerate and node labels to require (e.g. on EKS). */
+  gpuTolerations?: string[];
+  gpuNodeSelector?: Record<string, string>;
 }
 
 export function cpuQuantity(cores: number): string {
@@ -85,6 +86,12 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
     },
   };
   if (input.owner) job.metadata.ownerReferences = [{ ...input.owner, controller: true, blockOwnerDeletion: true }];
-  if (input.nodeSelector) job.spec.template.spec.nodeSelector = { ...input.nodeSelector };
+  if (spec.gpu_count > 0) {
+    const podSpec = job.spec.template.spec;
+    if (input.gpuNodeSelector && Object.keys(input.gpuNodeSelector).length > 0) podSpec.nodeSelector = { ...input.gpuNodeSelector };
+    if (input.gpuTolerations && input.gpuTolerations.length > 0) {
+      podSpec.tolerations = input.gpuTolerations.map((key) => ({ key, operator: 'Exists', effect: 'NoSchedule' }));
+    }
+  }
   return job;
 }

@@ -71,7 +71,7 @@ export function one(objs: K8sObject[], kind: string, name?: string, namespace?: 
 /** Environment variables src/config.ts reads (read/number/oneOf/bool calls). */
 export function configVariables(): string[] {
   const src = readFileSync(join(ROOT, 'src', 'config.ts'), 'utf8');
-  const names = [...src.matchAll(/\b(?:read|number|oneOf|bool)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1] as string);
+  const names = [...src.matchAll(/\b(?:read|number|oneOf|bool|dnsLabel|list)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1] as string);
   return [...new Set(names)];
 }
 
@@ -79,11 +79,7 @@ export function configVariables(): string[] {
  * Variables the manifests set that src/config.ts does not read yet: the app is to implement them
  * (docs/operations.md documents them). Delete an entry once config.ts reads it.
  */
-export const PENDING_CONFIG_VARIABLES: Record<string, string> = {
-  RUNWAY_GPU_TOLERATION: 'taint keys GPU job pods tolerate (deploy/overlays/eks)',
-  RUNWAY_GPU_NODE_SELECTOR: 'key=value node selector for GPU job pods (deploy/overlays/eks)',
-  RUNWAY_LEASE_NAMESPACE: 'namespace of the leader-election Lease (the pod namespace, runway-system)',
-};
+export const PENDING_CONFIG_VARIABLES: Record<string, string> = {};
 
 /** Metric names registered in src/observability/metrics.ts, histograms expanded to their series. */
 export function registeredMetrics(): string[] {

@@ -304,13 +304,14 @@ describe('cluster objects', () => {
     expect(renders.base.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'))).toEqual([]);
   });
 
-  it('bounds containers in the jobs namespace like Runway does (LimitRange = default bounds)', () => {
+  it('bounds containers in the jobs namespace like Runway does (LimitRange = default cpu/memory bounds, no GPU default)', () => {
     const bounds = loadConfig({}).bounds;
     const lr = one(renders.base, 'LimitRange', undefined, 'jobs') as unknown as {
       spec: { limits: Array<{ type: string; max: Record<string, string> }> };
     };
     const max = lr.spec.limits.find((l) => l.type === 'Container')?.max;
-    expect(max).toEqual({ cpu: String(bounds.maxCpu), memory: `${bounds.maxMemoryMb / 1024}Gi`, 'nvidia.com/gpu': String(bounds.maxGpu) });
+    // No nvidia.com/gpu max: without a default it would become every CPU pod's default GPU limit.
+    expect(max).toEqual({ cpu: String(bounds.maxCpu), memory: `${bounds.maxMemoryMb / 1024}Gi` });
     const quota = one(renders.base, 'ResourceQuota', undefined, 'jobs') as unknown as { spec: { hard: Record<string, string> } };
     expect(Object.keys(quota.spec.hard)).toEqual(expect.arrayContaining(['requests.cpu', 'requests.memory', 'requests.nvidia.com/gpu', 'pods']));
     expect(Number(quota.spec.hard['requests.nvidia.com/gpu'])).toBeGreaterThanOrEqual(loadConfig({}).tenantGpuQuota);

@@ -1,2 +1,3 @@
 /** The real Kubernetes adapter (RUNWAY_CLUSTER=kube). */
-export { createKubeCluster } from './kube-cluster.js';
+export { KubeCluster } from './kube-cluster.js';
+export { KubeLeaseStore } from './lease-store.js';

@@ -1,0 +1,294 @@
+/**
+ * Runway against a real kube-apiserver, kube-controller-manager and kube-scheduler (Kubernetes 1.20
+ * built from Debian's sources), with a simulated kubelet. Runway authenticates as the runway
+ * ServiceAccount, so every test here also proves deploy/'s RBAC is enough.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AIJob } from '../../src/cluster/types.js';
+import { KubeCluster } from '../../src/cluster/kube/index.js';
+import { ClusterError } from '../../src/cluster/types.js';
+import type { K8sJob, K8sPod } from '../../src/core/k8s.js';
+import { addNodes, kubeRequest, startControlPlane, type ControlPlane } from './harness/control-plane.js';
+import { startKubelet, type Kubelet } from './harness/kubelet.js';
+import { applyDeploy, eventually, serviceAccountKubeConfig, startRunwayOnKube, type RunwayOnKube } from './harness/runway-on-kube.js';
+
+const skip = process.env.RUNWAY_SKIP_K8S === '1';
+const JOB = { image: 'busybox:1.36', cpu: 1, memory_mb: 512, timeout_s: 600 };
+
+let cp: ControlPlane;
+let kubelet: Kubelet;
+let kc: KubeConfig;
+let rw: RunwayOnKube | undefined;
+
+const MAIN_ENV = { RUNWAY_BACKOFF_LIMIT: '1', RUNWAY_RATE_LIMIT_PER_MIN: '6000', RUNWAY_RATE_LIMIT_BURST: '1000' };
+
+async function startMain(): Promise<RunwayOnKube> {
+  rw = await startRunwayOnKube(kc, MAIN_ENV);
+  return rw;
+}
+
+async function stopMain(): Promise<void> {
+  await rw?.runway.close();
+  rw = undefined;
+}
+
+async function submit(r: RunwayOnKube, body: Record<string, unknown>, tenant = 'team-a') {
+  const res = await fetch(`${r.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-tenant-id': tenant },
+    body: JSON.stringify({ ...JOB, ...body }),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> & { job_id: string } };
+}
+
+async function getJob(r: RunwayOnKube, id: string) {
+  const res = await fetch(`${r.url}/v1/jobs/${id}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+function waitForStatus(r: RunwayOnKube, id: string, statuses: string[], timeoutMs = 90_000) {
+  return eventually(`job ${id} to reach ${statuses.join('/')}`, async () => {
+    const j = await getJob(r, id);
+    return statuses.includes(j.status as string) ? j : undefined;
+  }, timeoutMs);
+}
+
+async function listPods(jobName: string): Promise<K8sPod[]> {
+  const res = await kubeRequest(cp, 'GET', `/api/v1/namespaces/jobs/pods?labelSelector=job-name%3D${jobName}`);
+  return (res.body as { items: K8sPod[] }).items;
+}
+
+async function listJobs(selector: string): Promise<K8sJob[]> {
+  const res = await kubeRequest(cp, 'GET', `/apis/batch/v1/namespaces/jobs/jobs?labelSelector=${encodeURIComponent(selector)}`);
+  return (res.body as { items: K8sJob[] }).items;
+}
+
+async function listAIJobs(): Promise<AIJob[]> {
+  const res = await kubeRequest(cp, 'GET', '/apis/runway.dev/v1alpha1/namespaces/jobs/aijobs');
+  return (res.body as { items: AIJob[] }).items;
+}
+
+describe.skipIf(skip)('Runway on a real Kubernetes control plane', () => {
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    await addNodes(cp, [
+      { name: 'cpu-1', cpu: '16', memory: '64Gi', labels: { 'runway.dev/pool': 'cpu' } },
+      { name: 'gpu-1', cpu: '32', memory: '128Gi', gpus: 4, labels: { 'runway.dev/pool': 'gpu' } },
+    ]);
+    applyDeploy(cp);
+    kubelet = await startKubelet(cp, ['cpu-1', 'gpu-1']);
+    kc = await serviceAccountKubeConfig(cp);
+    await startMain();
+  }, 180_000);
+
+  afterAll(async () => {
+    await rw?.runway.close();
+    await kubelet?.stop();
+    await cp?.stop();
+    for (const pid of cp?.pids() ?? []) expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
+
+  it('is ready: the CRDs are served and the caches are synced', async () => {
+    const r = rw as RunwayOnKube;
+    const res = await fetch(`${r.url}/readyz`);
+    expect(await res.json()).toEqual({ status: 'ready', cluster: 'kube', namespace: 'jobs' });
+  });
+
+  it('runs a GPU job on the GPU node with the nvidia.com/gpu limit, and a CPU job without one', async () => {
+    const r = rw as RunwayOnKube;
+    const gpu = await submit(r, { gpu_count: 2, annotations: { 'sim.runway.dev/duration-s': '1' } });
+    const cpu = await submit(r, { annotations: { 'sim.runway.dev/duration-s': '1' } });
+    expect([gpu.status, cpu.status]).toEqual([201, 201]);
+    const gpuDone = await waitForStatus(r, gpu.body.job_id, ['SUCCEEDED']);
+    const cpuDone = await waitForStatus(r, cpu.body.job_id, ['SUCCEEDED']);
+    expect(gpuDone).toMatchObject({ status: 'SUCCEEDED', exit_code: 0, attempts: 1 });
+    expect(cpuDone).toMatchObject({ status: 'SUCCEEDED', exit_code: 0 });
+    const [gpuPod] = await listPods(`${gpu.body.job_id}-1`);
+    const [cpuPod] = await listPods(`${cpu.body.job_id}-1`);
+    expect(gpuPod?.spec.nodeName).toBe('gpu-1');
+    expect(gpuPod?.spec.containers[0]?.resources.limits?.['nvidia.com/gpu']).toBe('2');
+    expect(cpuPod?.spec.containers[0]?.resources.limits?.['nvidia.com/gpu']).toBeUndefined();
+    // The Job is owned by its AIJob, and the AIJob's status is written for kubectl users.
+    const [job] = await listJobs(`runway.dev/job-id=${gpu.body.job_id}`);
+    expect(job?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'AIJob', name: gpu.body.job_id, controller: true });
+    const aijob = (await listAIJobs()).find((a) => a.metadata.name === gpu.body.job_id);
+    expect(aijob?.status).toMatchObject({ phase: 'SUCCEEDED', exitCode: 0, attempt: 1 });
+    expect(r.runway.ledger.inUse('team-a').gpu).toBe(0);
+  }, 120_000);
+
+  it('reports OOMKilled, exit code 3 and deadline exceeded as Kubernetes did them', async () => {
+    const r = rw as RunwayOnKube;
+    const oom = await submit(r, { annotations: { 'sim.runway.dev/oom': 'true', 'sim.runway.dev/duration-s': '1' } }, 'team-b');
+    const exit3 = await submit(r, { annotations: { 'sim.runway.dev/exit-code': '3', 'sim.runway.dev/duration-s': '1' } }, 'team-b');
+    const slow = await submit(r, { timeout_s: 3, annotations: { 'sim.runway.dev/duration-s': '120' } }, 'team-b');
+    expect(await waitForStatus(r, oom.body.job_id, ['FAILED'])).toMatchObject({ status: 'FAILED', reason: 'OOMKilled', exit_code: 137, attempts: 2 });
+    expect(await waitForStatus(r, exit3.body.job_id, ['FAILED'])).toMatchObject({ status: 'FAILED', reason: 'Error', exit_code: 3, attempts: 2 });
+    expect(await waitForStatus(r, slow.body.job_id, ['DEADLINE'])).toMatchObject({ status: 'DEADLINE', reason: 'DeadlineExceeded' });
+  }, 150_000);
+
+  it('retries a job that fails once, by backoffLimit, until it succeeds', async () => {
+    const r = rw as RunwayOnKube;
+    const flaky = await submit(r, { annotations: { 'sim.runway.dev/fail-attempts': '1', 'sim.runway.dev/duration-s': '1' } }, 'team-c');
+    expect(await waitForStatus(r, flaky.body.job_id, ['SUCCEEDED', 'FAILED'])).toMatchObject({ status: 'SUCCEEDED', exit_code: 0, attempts: 2 });
+    expect(await listPods(`${flaky.body.job_id}-1`)).toHaveLength(2);
+  }, 120_000);
+
+  it('loses nothing across a restart: no duplicates, and jobs that ended meanwhile are released once', async () => {
+    let r = rw as RunwayOnKube;
+    const short = await submit(r, { gpu_count: 1, annotations: { 'sim.runway.dev/duration-s': '3' } }, 'team-d');
+    const long = await submit(r, { gpu_count: 2, annotations: { 'sim.runway.dev/duration-s': '30' } }, 'team-d');
+    await waitForStatus(r, long.body.job_id, ['RUNNING']);
+    await stopMain();
+    // While Runway is down the short job finishes.
+    await eventually('the short job to finish while Runway is down', async () => {
+      const [job] = await listJobs(`runway.dev/job-id=${short.body.job_id}`);
+      return job?.status?.succeeded === 1 ? true : undefined;
+    });
+    r = await startMain();
+    expect(await waitForStatus(r, short.body.job_id, ['SUCCEEDED'])).toMatchObject({ status: 'SUCCEEDED' });
+    expect((await getJob(r, long.body.job_id)).status).toBe('RUNNING');
+    // Only the running job holds quota; the finished one was released exactly once.
+    expect(r.runway.ledger.inUse('team-d').gpu).toBe(2);
+    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    expect(metrics).toContain('runway_job_outcomes_total{status="SUCCEEDED",reason="Completed"} 1');
+    // Every AIJob has exactly one Job for its attempt.
+    for (const id of [short.body.job_id, long.body.job_id]) expect(await listJobs(`runway.dev/job-id=${id}`)).toHaveLength(1);
+    // The quota is enforced against what the cluster says is running, not a fresh zero.
+    const over = await submit(r, { gpu_count: 4, annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-d');
+    expect(over.status).toBe(201);
+    const refused = await submit(r, { gpu_count: 3 }, 'team-d');
+    expect(refused.status).toBe(403);
+    expect((refused.body as unknown as { error: { details: unknown } }).error.details).toMatchObject({ in_use: 6, requested: 3, quota: 8 });
+  }, 150_000);
+
+  it('answers a submission with the same idempotency key with the same job, across restarts', async () => {
+    const r = rw as RunwayOnKube;
+    const first = await submit(r, { idempotency_key: 'nightly-2026-11-25', annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-e');
+    const again = await submit(r, { idempotency_key: 'nightly-2026-11-25' }, 'team-e');
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.body.job_id).toBe(first.body.job_id);
+    expect((await listAIJobs()).filter((a) => a.spec.idempotency_key === 'nightly-2026-11-25')).toHaveLength(1);
+  }, 60_000);
+
+  describe('an ambiguous failure never stays ambiguous', () => {
+    // These tests run their own Runway; two replicas without leader election would both act.
+    beforeAll(async () => stopMain());
+    afterAll(async () => startMain());
+
+    /** A KubeCluster whose next Job create (and optionally AIJob delete) fails as during an outage. */
+    class FlakyCluster extends KubeCluster {
+      failJobCreate = 0;
+      failAIJobDelete = 0;
+      override async createJob(job: K8sJob) {
+        if (this.failJobCreate > 0) {
+          this.failJobCreate--;
+          throw new ClusterError('Unavailable', 'injected: connection reset');
+        }
+        return super.createJob(job);
+      }
+      override async deleteAIJob(name: string) {
+        if (this.failAIJobDelete > 0) {
+          this.failAIJobDelete--;
+          throw new ClusterError('Unavailable', 'injected: connection reset');
+        }
+        return super.deleteAIJob(name);
+      }
+    }
+
+    it('503 with nothing left behind when the Job cannot be created', async () => {
+      const cluster = new FlakyCluster(kc, { namespace: 'jobs' });
+      const r = await startRunwayOnKube(kc, {}, { cluster });
+      try {
+        cluster.failJobCreate = 1;
+        const res = await submit(r, { idempotency_key: 'k-clean' }, 'team-f');
+        expect(res.status).toBe(503);
+        await eventually('the rolled-back AIJob to disappear', async () =>
+          (await listAIJobs()).some((a) => a.spec.idempotency_key === 'k-clean') ? undefined : true,
+        );
+        expect(await listJobs('runway.dev/tenant=team-f')).toHaveLength(0);
+        expect(r.runway.ledger.inUse('team-f').cpuMilli).toBe(0);
+      } finally {
+        await r.runway.close();
+      }
+    }, 60_000);
+
+    it('503, then the controller completes the surviving intent and a resubmission returns it', async () => {
+      const cluster = new FlakyCluster(kc, { namespace: 'jobs' });
+      const r = await startRunwayOnKube(kc, {}, { cluster });
+      try {
+        cluster.failJobCreate = 1;
+        cluster.failAIJobDelete = 1;
+        const res = await submit(r, { idempotency_key: 'k-intent', annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-g');
+        expect(res.status).toBe(503);
+        const again = await eventually('the resubmission to return the completed job', async () => {
+          const s = await submit(r, { idempotency_key: 'k-intent' }, 'team-g');
+          return s.status === 200 ? s : undefined;
+        });
+        expect(await waitForStatus(r, again.body.job_id, ['SUCCEEDED'])).toMatchObject({ status: 'SUCCEEDED' });
+        expect(await listJobs('runway.dev/tenant=team-g')).toHaveLength(1);
+        expect((await listAIJobs()).filter((a) => a.spec.tenant_id === 'team-g')).toHaveLength(1);
+      } finally {
+        await r.runway.close();
+      }
+    }, 90_000);
+  });
+
+  it('answers 503 fast while the API server is down, fails /readyz, and recovers by itself', async () => {
+    const r = rw as RunwayOnKube;
+    await cp.stopApiServer();
+    try {
+      const t0 = Date.now();
+      const res = await submit(r, { annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-h');
+      const elapsed = Date.now() - t0;
+      expect(res.status).toBe(503);
+      expect((res.body as unknown as { error: { code: string } }).error.code).toBe('CLUSTER_UNAVAILABLE');
+      expect(elapsed).toBeLessThan(1500); // RUNWAY_CLUSTER_TIMEOUT_MS=1000, plus HTTP overhead
+      expect((await fetch(`${r.url}/readyz`)).status).toBe(503);
+      const metrics = await (await fetch(`${r.url}/metrics`)).text();
+      expect(metrics).toMatch(/job_create_failures_total [1-9]/);
+    } finally {
+      await cp.startApiServer();
+    }
+    await eventually('/readyz to recover', async () => ((await fetch(`${r.url}/readyz`)).status === 200 ? true : undefined));
+    const res = await submit(r, { annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-h');
+    expect(res.status).toBe(201);
+    expect(await waitForStatus(r, res.body.job_id, ['SUCCEEDED'])).toMatchObject({ status: 'SUCCEEDED' });
+  }, 150_000);
+
+  it('two replicas: one admits; kill it and the other takes over within the lease duration, no double admission', async () => {
+    await stopMain();
+    const env = { RUNWAY_RATE_LIMIT_PER_MIN: '6000', RUNWAY_RATE_LIMIT_BURST: '1000' };
+    const a = await startRunwayOnKube(kc, env, { identity: 'replica-a' });
+    const b = await startRunwayOnKube(kc, env, { identity: 'replica-b' });
+    try {
+      const leader = await eventually('a leader', async () => (a.elector?.isLeader() ? a : b.elector?.isLeader() ? b : undefined));
+      const follower = leader === a ? b : a;
+      expect(follower.elector?.isLeader()).toBe(false);
+      const refused = await submit(follower, {}, 'team-i');
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).not.toBeNull();
+      expect((refused.body as unknown as { error: { code: string } }).error.code).toBe('NOT_LEADER');
+      const before = await submit(leader, { annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-i');
+      expect(before.status).toBe(201);
+      // The follower serves reads from its own caches.
+      await eventually('the follower to see the job', async () => ((await fetch(`${follower.url}/v1/jobs/${before.body.job_id}`)).status === 200 ? true : undefined));
+
+      const killedAt = Date.now();
+      leader.elector?.abandon(); // as a crash would: no hand-over
+      await leader.runway.close();
+      await eventually('the follower to take over', async () => (follower.elector?.isLeader() ? true : undefined), 30_000, 100);
+      const tookMs = Date.now() - killedAt;
+      expect(tookMs).toBeLessThan(15_000 + 2_000 + 1_000); // lease duration + one retry period + slack
+      const after = await submit(follower, { annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-i');
+      expect(after.status).toBe(201);
+      await waitForStatus(follower, before.body.job_id, ['SUCCEEDED']);
+      await waitForStatus(follower, after.body.job_id, ['SUCCEEDED']);
+      for (const id of [before.body.job_id, after.body.job_id]) expect(await listJobs(`runway.dev/job-id=${id}`)).toHaveLength(1);
+      expect((await listAIJobs()).filter((x) => x.spec.tenant_id === 'team-i')).toHaveLength(2);
+    } finally {
+      await a.runway.close().catch(() => undefined);
+      await b.runway.close().catch(() => undefined);
+    }
+  }, 120_000);
+});
