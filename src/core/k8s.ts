@@ -96,6 +96,8 @@ export interface K8sPod {
     reason?: string;
     message?: string;
     startTime?: string;
+    /** kube-scheduler explains an unschedulable pod in the PodScheduled condition. */
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
     containerStatuses?: Array<{ name: string; state?: ContainerState; restartCount?: number }>;
   };
 }

@@ -79,6 +79,12 @@ function lastTerminated(pods: K8sPod[]) {
   return best;
 }
 
+/** Why a pod waits: kube-scheduler's PodScheduled=False message, or the pod's own status message. */
+function waitingMessage(pod: K8sPod): string | undefined {
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  return unscheduled?.message ?? pod.status?.message;
+}
+
 /** When the job first ran: the earliest container start (a Job's own startTime is set before any pod runs). */
 function firstContainerStart(pods: K8sPod[]): string | undefined {
   let first: string | undefined;
@@ -132,7 +138,6 @@ export function deriveAttemptStatus(job: K8sJob, pods: K8sPod[]): AttemptStatus 
     const why = t ? (t.reason === 'OOMKilled' ? 'OOMKilled' : `exit ${t.exitCode}`) : 'a failure';
     return { ...base, phase: 'PENDING', message: `retrying after ${why} (${failedSoFar} failed)` };
   }
-  const waiting = pods.find((p) => p.status?.reason || p.status?.message);
-  if (waiting?.status?.message) return { ...base, message: waiting.status.message };
-  return base;
+  const why = pods.map(waitingMessage).find((m) => m !== undefined);
+  return why ? { ...base, message: why } : base;
 }

@@ -127,6 +127,20 @@ describe.skipIf(skip)('Runway on a real Kubernetes control plane', () => {
     expect(await waitForStatus(r, slow.body.job_id, ['DEADLINE'])).toMatchObject({ status: 'DEADLINE', reason: 'DeadlineExceeded' });
   }, 150_000);
 
+  it('explains a GPU job that cannot be placed yet with the scheduler\'s reason, then runs it', async () => {
+    const r = rw as RunwayOnKube;
+    const big = await submit(r, { gpu_count: 4, annotations: { 'sim.runway.dev/duration-s': '4' } }, 'team-j');
+    await waitForStatus(r, big.body.job_id, ['RUNNING']);
+    const waiting = await submit(r, { gpu_count: 4, annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-k');
+    const pending = await eventually('the scheduler\'s reason', async () => {
+      const j = await getJob(r, waiting.body.job_id);
+      return typeof j.message === 'string' && j.message.includes('nvidia.com/gpu') ? j : undefined;
+    });
+    expect(pending).toMatchObject({ status: 'PENDING' });
+    expect(pending.message).toMatch(/Insufficient nvidia\.com\/gpu/);
+    expect(await waitForStatus(r, waiting.body.job_id, ['SUCCEEDED'])).toMatchObject({ status: 'SUCCEEDED' });
+  }, 90_000);
+
   it('retries a job that fails once, by backoffLimit, until it succeeds', async () => {
     const r = rw as RunwayOnKube;
     const flaky = await submit(r, { annotations: { 'sim.runway.dev/fail-attempts': '1', 'sim.runway.dev/duration-s': '1' } }, 'team-c');

@@ -156,6 +156,12 @@ describe('deriveAttemptStatus', () => {
     const s = deriveAttemptStatus(jobWith({ failed: 3, conditions: [failed] }), []);
     expect([s.phase, s.reason, s.exitCode]).toEqual(['FAILED', 'BackoffLimitExceeded', undefined]);
   });
+  it('explains an unschedulable pod with kube-scheduler\'s PodScheduled condition', () => {
+    const p = pod('p1', 'Pending');
+    p.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 Insufficient nvidia.com/gpu.' }] };
+    expect(deriveAttemptStatus(jobWith({ active: 1 }), [p])).toEqual({ phase: 'PENDING', attempts: 1, message: '0/2 nodes are available: 2 Insufficient nvidia.com/gpu.' });
+  });
+
   it('stays PENDING with a retry message between Kubernetes retries', () => {
     const s = deriveAttemptStatus(jobWith({ failed: 1, active: 1 }), [pod('p1', 'Failed', { reason: 'Error', exitCode: 1, finishedAt: t(5) }), pod('p2', 'Pending')]);
     expect(s).toEqual({ phase: 'PENDING', attempts: 2, message: 'retrying after exit 1 (1 failed)' });
