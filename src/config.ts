@@ -53,10 +53,12 @@ function number(
   if (raw === undefined) return fallback;
   const n = Number(raw);
   const kind = opts.integer ? 'an integer' : 'a number';
+  const low =
+    opts.exclusiveMin !== undefined ? `greater than ${opts.exclusiveMin}` : opts.min !== undefined ? `at least ${opts.min}` : undefined;
   const range =
-    (opts.exclusiveMin !== undefined ? ` > ${opts.exclusiveMin}` : '') +
-    (opts.min !== undefined ? ` >= ${opts.min}` : '') +
-    (opts.max !== undefined ? ` <= ${opts.max}` : '');
+    opts.min !== undefined && opts.max !== undefined
+      ? ` from ${opts.min} to ${opts.max}`
+      : [low, opts.max !== undefined ? `at most ${opts.max}` : undefined].filter(Boolean).map((r) => ` ${r}`).join(' and');
   const bad = () => new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${kind}${range}`);
   if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) throw bad();
   if (opts.min !== undefined && n < opts.min) throw bad();
