@@ -176,6 +176,23 @@ describe.skipIf(skip)('Runway on a real Kubernetes control plane', () => {
     expect((refused.body as unknown as { error: { details: unknown } }).error.details).toMatchObject({ in_use: 6, requested: 3, quota: 8 });
   }, 150_000);
 
+  it('deleting an AIJob deletes its Job and pods (owner reference, real garbage collector)', async () => {
+    const r = rw as RunwayOnKube;
+    const job = await submit(r, { annotations: { 'sim.runway.dev/duration-s': '300' } }, 'team-l');
+    await waitForStatus(r, job.body.job_id, ['RUNNING']);
+    const del = await kubeRequest(cp, 'DELETE', `/apis/runway.dev/v1alpha1/namespaces/jobs/aijobs/${job.body.job_id}`);
+    expect(del.status).toBe(200);
+    // The garbage collector learns about a new CRD at its 30 s discovery resync, so allow for that.
+    await eventually(
+      'the Job and its pods to be collected',
+      async () => ((await listJobs(`runway.dev/job-id=${job.body.job_id}`)).length === 0 && (await listPods(`${job.body.job_id}-1`)).length === 0 ? true : undefined),
+      90_000,
+    );
+    // Runway forgets it and gives its quota back.
+    await eventually('Runway to forget the job', async () => ((await fetch(`${r.url}/v1/jobs/${job.body.job_id}`)).status === 404 ? true : undefined));
+    expect(r.runway.ledger.inUse('team-l').cpuMilli).toBe(0);
+  }, 120_000);
+
   it('answers a submission with the same idempotency key with the same job, across restarts', async () => {
     const r = rw as RunwayOnKube;
     const first = await submit(r, { idempotency_key: 'nightly-2026-11-25', annotations: { 'sim.runway.dev/duration-s': '1' } }, 'team-e');

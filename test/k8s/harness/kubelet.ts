@@ -48,8 +48,21 @@ export async function startKubelet(cp: ControlPlane, nodeNames: string[], opts: 
     timers.set(key, [...(timers.get(key) ?? []), t]);
   };
 
-  const run = (pod: V1Pod) => {
+  // A real kubelet confirms a graceful deletion once the containers are gone; without that, deleted
+  // pods bound to a node would stay Terminating for ever.
+  const finishDeletion = (pod: V1Pod) => {
     const key = pod.metadata?.uid ?? '';
+    if (!pod.metadata?.deletionTimestamp || !pod.spec?.nodeName || !nodes.has(pod.spec.nodeName) || handled.has(`deleted:${key}`)) return;
+    handled.add(`deleted:${key}`);
+    for (const t of timers.get(key) ?? []) clearTimeout(t);
+    timers.delete(key);
+    void kubeRequest(cp, 'DELETE', `/api/v1/namespaces/${ns}/pods/${pod.metadata.name ?? ''}`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+  };
+
+  const run = (pod: V1Pod) => {
+    finishDeletion(pod);
+    const key = pod.metadata?.uid ?? '';
+    if (pod.metadata?.deletionTimestamp) return;
     if (handled.has(key) || !pod.spec?.nodeName || !nodes.has(pod.spec.nodeName) || pod.status?.phase !== 'Pending') return;
     handled.add(key);
     const a = pod.metadata?.annotations ?? {};
