@@ -26,33 +26,7 @@ export function phaseOf(job: AIJob): JobPhase {
   return job.status?.phase ?? 'PENDING';
 }
 
-function insertSorted(arr: string[], id: string): void {
-  if (arr.length === 0 || (arr[arr.length - 1] as string) < id) {
-    arr.push(id);
-    return;
-  }
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as string) < id) lo = mid + 1;
-    else hi = mid;
-  }
-  if (arr[lo] !== id) arr.splice(lo, 0, id);
-}
-
-function removeSorted(arr: string[], id: string): void {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as string) < id) lo = mid + 1;
-    else hi = mid;
-  }
-  if (arr[lo] === id) arr.splice(lo, 1);
-}
-
-/** Index of the first element >= id. */
+/** Index of the first element >= id (ids sort by creation time). */
 function lowerBound(arr: string[], id: string): number {
   let lo = 0;
   let hi = arr.length;
@@ -62,6 +36,21 @@ function lowerBound(arr: string[], id: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+function insertSorted(arr: string[], id: string): void {
+  // New ids are the newest almost always: appending is the common case.
+  if (arr.length === 0 || (arr[arr.length - 1] as string) < id) {
+    arr.push(id);
+    return;
+  }
+  const i = lowerBound(arr, id);
+  if (arr[i] !== id) arr.splice(i, 0, id);
+}
+
+function removeSorted(arr: string[], id: string): void {
+  const i = lowerBound(arr, id);
+  if (arr[i] === id) arr.splice(i, 1);
 }
 
 /** True when `incoming` is not older than `current` (resourceVersions are integers on etcd-backed servers). */

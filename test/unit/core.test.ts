@@ -5,20 +5,11 @@ import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import { RunwayError } from '../../src/core/errors.js';
 import { JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
+import { README_SPEC } from '../helpers/fixtures.js';
 import { QuotaLedger, resourcesOf } from '../../src/core/quota.js';
 import { TokenBucketLimiter } from '../../src/core/rate-limit.js';
 
-const spec: JobSpec = {
-  tenant_id: 'team-a',
-  image: 'pytorch/pytorch:2.3',
-  cpu: 4,
-  memory_mb: 16384,
-  gpu_count: 2,
-  timeout_s: 1800,
-  queue: 'default',
-  priority: 0,
-  replicas: 1,
-};
+const spec: JobSpec = README_SPEC;
 const bounds: JobBounds = { maxCpu: 8, maxMemoryMb: 32768, maxGpu: 4, maxTimeoutS: 3600, maxReplicas: 8 };
 
 function caught(fn: () => unknown): RunwayError {

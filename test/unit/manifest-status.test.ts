@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
+import { README_SPEC } from '../helpers/fixtures.js';
 import type { K8sJob, K8sPod } from '../../src/core/k8s.js';
 import { buildJobManifest, cpuQuantity } from '../../src/core/manifest.js';
 import { deriveAttemptStatus } from '../../src/core/status.js';
 
-const spec: JobSpec = {
-  tenant_id: 'team-a',
-  image: 'pytorch/pytorch:2.3',
-  cpu: 4,
-  memory_mb: 16384,
-  gpu_count: 2,
-  timeout_s: 1800,
-  queue: 'default',
-  priority: 0,
-  replicas: 1,
-};
+const spec: JobSpec = README_SPEC;
 const estimate = estimateCost(spec, DEFAULT_RATES);
 const owner = { apiVersion: 'runway.dev/v1alpha1', kind: 'AIJob', name: 'j1', uid: 'uid-1' };
 
