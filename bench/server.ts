@@ -1,11 +1,17 @@
 /**
  * A server for the submit benchmark, run as its own process so the load generator does not share its
- * CPU: `runway` (Runway on the embedded cluster) or `bare` (a Fastify route that parses the same body
- * and answers 201 — the ceiling any Fastify app on this machine can reach). Prints its URL on stdout.
+ * CPU: `runway` (Runway on the embedded cluster, as `npm start` runs it, rate limit raised) or `bare`
+ * (a Fastify route that parses the same body and answers 201 — the ceiling any Fastify app on this
+ * machine can reach). Prints its URL on stdout, and nothing else there.
+ *
+ * BENCH_LOG_LEVEL (default silent) sets Runway's log level; logs go to BENCH_LOG_FILE (default
+ * /dev/null) through the same synchronous pino destination `npm start` uses for stdout.
  */
 import Fastify from 'fastify';
+import { pino } from 'pino';
 import { ScaledClock, SimCluster } from '../src/cluster/sim/index.js';
 import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
 import { createRunway } from '../src/runway.js';
 
 const mode = process.argv[2];
@@ -16,12 +22,17 @@ if (mode === 'bare') {
   console.log(await app.listen({ port: 0, host: '127.0.0.1' }));
 } else if (mode === 'runway') {
   const config = {
-    ...loadConfig({ RUNWAY_RATE_LIMIT_PER_MIN: '60000000', RUNWAY_RATE_LIMIT_BURST: '1000000', LOG_LEVEL: 'silent' }),
+    ...loadConfig({
+      RUNWAY_RATE_LIMIT_PER_MIN: '60000000',
+      RUNWAY_RATE_LIMIT_BURST: '1000000',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+    }),
     port: 0,
     host: '127.0.0.1',
   };
+  const logger = createLogger(config.logLevel, pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }));
   const cluster = new SimCluster({ namespace: config.namespace, clock: new ScaledClock(1) });
-  const runway = await createRunway(config, { cluster });
+  const runway = await createRunway(config, { cluster, logger });
   console.log(await runway.listen());
 } else {
   console.error('usage: server.ts runway|bare');

@@ -48,7 +48,15 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
   const logger = opts.logger ?? createLogger(config.logLevel);
   const store = new JobStore();
   const ledger = new QuotaLedger();
-  const metrics = createMetrics({ sources: { jobCounts: () => store.countsByPhase(), gpusAllocated: () => ledger.totalGpu() } });
+  const metrics = createMetrics({
+    sources: {
+      jobCounts: () => store.countsByPhase(),
+      gpusAllocated: () => ledger.totalGpu(),
+      // Read at scrape time, after the controller below exists.
+      nodes: () => controller.nodeList(),
+      pods: () => controller.podList(),
+    },
+  });
   const limiter = new TokenBucketLimiter(config.rateLimitPerMin, config.rateLimitBurst, opts.now ?? Date.now);
   const inflight = new Set<string>();
   const { elector } = opts;

@@ -7,12 +7,13 @@
  * Only the leader writes; followers keep the same caches so they can serve reads and take over.
  */
 import type { AIJob, ClusterEvent, ClusterPort } from '../cluster/types.js';
-import { estimateCost, type CostEstimate, type CostRates } from '../core/cost.js';
+import { estimateCost, parseCostAnnotation, type CostEstimate, type CostRates } from '../core/cost.js';
 import { attemptJobName } from '../core/ids.js';
 import { ANNOTATION_ESTIMATED_COST, LABEL_JOB_ID, type K8sJob, type K8sNode, type K8sPod } from '../core/k8s.js';
 import { resourcesOf, type QuotaLedger } from '../core/quota.js';
 import { deriveAttemptStatus, isTerminal, type AIJobStatus } from '../core/status.js';
 import type { Logger } from '../observability/logger.js';
+import { lastFailureReason } from '../observability/cluster-gauges.js';
 import type { Metrics } from '../observability/metrics.js';
 import { attemptManifest, type AttemptSettings } from './attempt.js';
 import { phaseOf, type JobStore } from './job-store.js';
@@ -50,7 +51,7 @@ export function estimateOf(job: AIJob, rates: CostRates): CostEstimate {
   const raw = job.metadata.annotations?.[ANNOTATION_ESTIMATED_COST];
   if (raw) {
     try {
-      return JSON.parse(raw) as CostEstimate;
+      return parseCostAnnotation(raw);
     } catch {
       // fall through: a hand-edited annotation is not worth failing over
     }
@@ -64,7 +65,7 @@ const TOMBSTONE_TTL_MS = 5 * 60_000;
 export class Controller {
   private readonly jobs = new Map<string, K8sJob>();
   private readonly podsByJob = new Map<string, Map<string, K8sPod>>();
-  readonly nodes = new Map<string, K8sNode>();
+  private readonly nodes = new Map<string, K8sNode>();
   private synced = false;
   private stopWatch: (() => void) | undefined;
   private readonly dirty = new Set<string>();
@@ -105,10 +106,10 @@ export class Controller {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
   }
 
-  /** Records a job Runway just wrote itself, before the watch echoes it. */
-  applyAIJob(job: AIJob): void {
+  /** Records a job Runway just wrote itself, before the watch echoes it. False: the cache had it already. */
+  applyAIJob(job: AIJob): boolean {
     const { stored, previous } = this.deps.store.upsert(job);
-    if (!stored) return;
+    if (!stored) return false;
     const id = job.metadata.name;
     const phase = phaseOf(job);
     if (isTerminal(phase)) {
@@ -134,6 +135,7 @@ export class Controller {
         `job ${id} ${before} -> ${phase}`,
       );
     }
+    return true;
   }
 
   /** Forgets a job Runway has just deleted: its cache entry and quota go now, late events are ignored. */
@@ -157,6 +159,16 @@ export class Controller {
     return this.jobs.get(name);
   }
 
+  /** The cached nodes (read-only; for scrape-time metrics). */
+  nodeList(): IterableIterator<K8sNode> {
+    return this.nodes.values();
+  }
+
+  /** Every cached pod of Runway's Jobs, any attempt and phase (read-only; for scrape-time metrics). */
+  *podList(): IterableIterator<K8sPod> {
+    for (const pods of this.podsByJob.values()) yield* pods.values();
+  }
+
   private onEvent(e: ClusterEvent): void {
     switch (e.kind) {
       case 'AIJob': {
@@ -168,8 +180,8 @@ export class Controller {
           return;
         }
         if (this.tombstones.has(id)) return;
-        this.applyAIJob(e.object);
-        this.reconcileSoon(id);
+        // A version the cache already holds (the echo of the controller's own status write) needs no pass.
+        if (this.applyAIJob(e.object)) this.reconcileSoon(id);
         return;
       }
       case 'Job': {
@@ -251,6 +263,7 @@ export class Controller {
         // A submission whose AIJob was written but whose Job was not (a crash or an outage in
         // between): finish what it started. The deterministic name makes this safe to repeat.
         await this.deps.cluster.createJob(attemptManifest(this.deps.attempts, aijob, attempt, estimate));
+        this.deps.metrics.recordAdmission(aijob.spec.queue);
         this.deps.logger.info({ job_id: id, tenant_id: aijob.spec.tenant_id }, 'created missing Job for admitted AIJob');
         return;
       }
@@ -266,10 +279,29 @@ export class Controller {
       return;
     }
 
-    const derived = deriveAttemptStatus(job, this.podsOf(jobName));
-    const next: AIJobStatus = { ...derived, attempt, estimatedCost: estimate };
+    const pods = this.podsOf(jobName);
+    const derived = deriveAttemptStatus(job, pods);
+    // Extends the fresh object rather than spreading it: in V8 `{ ...obj, newKey }` builds a new hidden
+    // class for every object (microseconds per reconcile, and slow reads of the result). Same keys, same order.
+    const next: AIJobStatus = Object.assign(derived, { attempt, estimatedCost: estimate });
     if (sameStatus(aijob.status, next)) return;
+    // A status-less AIJob already reads as PENDING: writing "PENDING, nothing to say" would cost an
+    // API write per submission for no information. The first write carries a reason or RUNNING.
+    if (!aijob.status && next.phase === 'PENDING' && !next.message && !next.startTime && next.attempts <= 1) return;
     await this.writeStatus(aijob, next);
+    this.countRetries(aijob.status, next, pods);
+  }
+
+  /**
+   * Counts the retries a status write records: pod attempts beyond those of the stored status (the
+   * first pod of a Job is no retry). Counted after the write succeeded and only against the stored
+   * status, so a re-derived status, a failed write, a restart (which re-lists what was written) or a
+   * follower never counts the same retry twice.
+   */
+  private countRetries(before: AIJobStatus | undefined, after: AIJobStatus, pods: K8sPod[]): void {
+    const seen = before && before.attempt === after.attempt ? Math.max(before.attempts, 1) : 1;
+    const retries = after.attempts - seen;
+    if (retries > 0) this.deps.metrics.jobRetries.inc({ reason: lastFailureReason(pods) }, retries);
   }
 
   private async writeStatus(aijob: AIJob, status: AIJobStatus): Promise<void> {

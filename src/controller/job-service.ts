@@ -9,8 +9,9 @@
 import type { AIJob, ClusterPort } from '../cluster/types.js';
 import { ClusterError, RUNWAY_API_VERSION, isClusterError } from '../cluster/types.js';
 import { checkBounds } from '../core/bounds.js';
-import { estimateCost, type CostEstimate } from '../core/cost.js';
+import { costAnnotation, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
+import { deepFreeze } from '../core/immutable.js';
 import { JobIdGenerator } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
 import { ANNOTATION_ESTIMATED_COST, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
@@ -44,6 +45,8 @@ export interface SubmitResult {
   job: AIJob;
   /** True when an idempotency key matched an existing job: nothing new was created. */
   replay: boolean;
+  /** The estimate of a job created now (a replay's is in the job). */
+  estimate?: CostEstimate;
 }
 
 /** Resolves with the promise's value, or rejects with ClusterError('Unavailable') after ms. */
@@ -55,13 +58,91 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+interface Deadline {
+  at: number;
+  expire: () => void;
+  prev: Deadline | undefined;
+  next: Deadline | undefined;
+  live: boolean;
+}
+
+/**
+ * withDeadline for the submit path, where every request makes two cluster calls. All deadlines have
+ * the same duration, so they expire in the order they were set: a linked list is a queue sorted by
+ * expiry, and one timer armed for the oldest serves them all. A call costs a list entry rather than a
+ * Node timer, Promise.race and finally of its own. The timer is left armed when the queue empties (it
+ * then fires once for nothing) rather than being cleared and re-created for every call.
+ */
+export class Deadlines {
+  private head: Deadline | undefined;
+  private tail: Deadline | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  /** Resolves with the promise's value, or rejects with ClusterError('Unavailable') after ms. */
+  wrap<T>(promise: Promise<T>, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const d = this.add(() => reject(new ClusterError('Unavailable', `${what} timed out after ${this.ms} ms`)));
+      promise.then(
+        (value) => {
+          this.remove(d);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.remove(d);
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  private add(expire: () => void): Deadline {
+    const d: Deadline = { at: performance.now() + this.ms, expire, prev: this.tail, next: undefined, live: true };
+    if (this.tail) this.tail.next = d;
+    else this.head = d;
+    this.tail = d;
+    if (!this.timer) this.arm(this.ms);
+    return d;
+  }
+
+  private remove(d: Deadline): void {
+    if (!d.live) return;
+    d.live = false;
+    if (d.prev) d.prev.next = d.next;
+    else this.head = d.next;
+    if (d.next) d.next.prev = d.prev;
+    else this.tail = d.prev;
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    while (this.head && this.head.at <= now) {
+      const d = this.head;
+      this.remove(d);
+      d.expire();
+    }
+    if (this.head) this.arm(Math.max(1, Math.ceil(this.head.at - now)));
+  }
+
+  /** Unref'd: it only bounds calls that something else (a socket, the server) keeps the process alive for. */
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.fire(), ms);
+    this.timer.unref();
+  }
+}
+
 export class JobService {
   private readonly ids: JobIdGenerator;
   /** Submissions in flight per idempotency key, so that concurrent duplicates share one creation. */
   private readonly pendingKeys = new Map<string, Promise<SubmitResult>>();
 
+  private readonly deadlines: Deadlines;
+
   constructor(private readonly deps: JobServiceDeps) {
     this.ids = deps.ids ?? new JobIdGenerator();
+    this.deadlines = new Deadlines(deps.config.clusterTimeoutMs);
   }
 
   /** Validation, bounds and cost only: what a job would cost, with nothing created or reserved. */
@@ -120,11 +201,12 @@ export class JobService {
     try {
       const job = await this.create(id, spec, estimate);
       this.deps.metrics.jobsSubmitted.inc();
+      this.deps.metrics.recordAdmission(spec.queue); // direct mode: the Job exists, the job is admitted
       log.info(
         { event: 'job_submitted', job_id: id, tenant_id: spec.tenant_id, estimated_cost: estimate.total, gpu_count: spec.gpu_count },
         `job ${id} submitted`,
       );
-      return { job, replay: false };
+      return { job, replay: false, estimate };
     } catch (err) {
       ledger.release(id);
       limiter.refund(spec.tenant_id);
@@ -145,32 +227,33 @@ export class JobService {
    */
   private async create(id: string, spec: JobSpec, estimate: CostEstimate): Promise<AIJob> {
     const { cluster, config, inflight } = this.deps;
-    const ms = config.clusterTimeoutMs;
     const labels: Record<string, string> = { [LABEL_TENANT]: spec.tenant_id, [LABEL_QUEUE]: spec.queue };
-    const intent: AIJob = {
+    // The intent and the manifest are frozen (immutable values, like the spec): the embedded cluster
+    // then stores them as they are instead of copying them; any other port serializes them as usual.
+    const intent: AIJob = deepFreeze({
       apiVersion: RUNWAY_API_VERSION,
       kind: 'AIJob',
       metadata: {
         name: id,
         namespace: config.namespace,
         labels,
-        annotations: { [ANNOTATION_ESTIMATED_COST]: JSON.stringify(estimate) },
+        annotations: { [ANNOTATION_ESTIMATED_COST]: costAnnotation(estimate) },
       },
       spec,
-    };
+    });
     inflight.add(id);
     const createAIJob = cluster.createAIJob(intent);
     let created: AIJob;
     try {
-      created = await withDeadline(createAIJob, ms, 'creating the AIJob');
+      created = await this.deadlines.wrap(createAIJob, 'creating the AIJob');
     } catch (err) {
       // A create that times out may still land later: remove it if it does.
       createAIJob.then(() => this.rollback(id), () => inflight.delete(id));
       throw err;
     }
     try {
-      const manifest = attemptManifest(config, created, 1, estimate);
-      await withDeadline(cluster.createJob(manifest), ms, 'creating the Job');
+      const manifest = deepFreeze(attemptManifest(config, created, 1, estimate));
+      await this.deadlines.wrap(cluster.createJob(manifest), 'creating the Job');
     } catch (err) {
       void this.rollback(id);
       throw err;

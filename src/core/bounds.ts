@@ -12,14 +12,10 @@ export interface JobBounds {
 
 /** Throws LIMIT_EXCEEDED for the first bound the spec exceeds, in the order cpu, memory, gpu, timeout, replicas. */
 export function checkBounds(spec: JobSpec, bounds: JobBounds): void {
-  const checks: Array<[string, number, number, string]> = [
-    ['cpu', spec.cpu, bounds.maxCpu, 'cores'],
-    ['memory_mb', spec.memory_mb, bounds.maxMemoryMb, 'MiB'],
-    ['gpu_count', spec.gpu_count, bounds.maxGpu, 'GPUs'],
-    ['timeout_s', spec.timeout_s, bounds.maxTimeoutS, 's'],
-    ['replicas', spec.replicas, bounds.maxReplicas, ''],
-  ];
-  for (const [bound, requested, limit, unit] of checks) {
-    if (requested > limit) throw errors.limitExceeded(bound, requested, limit, unit);
-  }
+  // Plain comparisons (no table of tuples): this runs on every submission.
+  if (spec.cpu > bounds.maxCpu) throw errors.limitExceeded('cpu', spec.cpu, bounds.maxCpu, 'cores');
+  if (spec.memory_mb > bounds.maxMemoryMb) throw errors.limitExceeded('memory_mb', spec.memory_mb, bounds.maxMemoryMb, 'MiB');
+  if (spec.gpu_count > bounds.maxGpu) throw errors.limitExceeded('gpu_count', spec.gpu_count, bounds.maxGpu, 'GPUs');
+  if (spec.timeout_s > bounds.maxTimeoutS) throw errors.limitExceeded('timeout_s', spec.timeout_s, bounds.maxTimeoutS, 's');
+  if (spec.replicas > bounds.maxReplicas) throw errors.limitExceeded('replicas', spec.replicas, bounds.maxReplicas, '');
 }

@@ -29,10 +29,38 @@ export const DEFAULT_RATES: CostRates = {
 const MICRO = 1_000_000;
 const toMicro = (usd: number) => Math.round(usd * MICRO);
 
-export function estimateCost(
-  spec: Pick<JobSpec, 'cpu' | 'memory_mb' | 'gpu_count' | 'timeout_s' | 'replicas'>,
-  rates: CostRates,
-): CostEstimate {
+type CostShape = Pick<JobSpec, 'cpu' | 'memory_mb' | 'gpu_count' | 'timeout_s' | 'replicas'>;
+
+/** Distinct shapes remembered per rate card before the memo starts over (it only saves work). */
+const MAX_SHAPES = 4096;
+const memo = new WeakMap<CostRates, { rates: CostRates; byShape: Map<string, CostEstimate> }>();
+
+/**
+ * The estimate for a job of this shape. Estimates are immutable (frozen) values: jobs of the same
+ * shape share one, so it is computed, stored and formatted (costAnnotation) once, not per job.
+ */
+export function estimateCost(spec: CostShape, rates: CostRates): CostEstimate {
+  let m = memo.get(rates);
+  // A rate card changed in place (tests may do that) invalidates what was worked out with it.
+  if (
+    !m ||
+    m.rates.cpuPerCpuSecond !== rates.cpuPerCpuSecond ||
+    m.rates.memoryPerGbSecond !== rates.memoryPerGbSecond ||
+    m.rates.gpuPerGpuSecond !== rates.gpuPerGpuSecond
+  ) {
+    memo.set(rates, (m = { rates: { ...rates }, byShape: new Map() }));
+  }
+  const key = `${spec.cpu}/${spec.memory_mb}/${spec.gpu_count}/${spec.timeout_s}/${spec.replicas}`;
+  let estimate = m.byShape.get(key);
+  if (estimate === undefined) {
+    if (m.byShape.size >= MAX_SHAPES) m.byShape.clear();
+    estimate = Object.freeze(computeEstimate(spec, rates));
+    m.byShape.set(key, estimate);
+  }
+  return estimate;
+}
+
+function computeEstimate(spec: CostShape, rates: CostRates): CostEstimate {
   const seconds = spec.timeout_s * spec.replicas;
   const cpu = toMicro(spec.cpu * seconds * rates.cpuPerCpuSecond);
   const memory = toMicro((spec.memory_mb / 1024) * seconds * rates.memoryPerGbSecond);
@@ -45,4 +73,32 @@ export function estimateCost(
     gpu: gpu / MICRO,
     basis: 'timeout_s',
   };
+}
+
+const annotations = new WeakMap<CostEstimate, string>();
+
+/**
+ * The estimate as the JSON of the `runway.dev/estimated-cost` annotation. The AIJob and its Job carry
+ * the same estimate object, so it is formatted once (number formatting is most of JSON.stringify's cost).
+ */
+export function costAnnotation(estimate: CostEstimate): string {
+  let json = annotations.get(estimate);
+  if (json === undefined) annotations.set(estimate, (json = JSON.stringify(estimate)));
+  return json;
+}
+
+const parsed = new Map<string, CostEstimate>();
+
+/**
+ * Reads a `runway.dev/estimated-cost` annotation (throws like JSON.parse on bad JSON). Jobs of one
+ * shape carry the same text, so it is parsed once and every reader shares the frozen result.
+ */
+export function parseCostAnnotation(raw: string): CostEstimate {
+  let estimate = parsed.get(raw);
+  if (estimate === undefined) {
+    estimate = Object.freeze(JSON.parse(raw) as CostEstimate);
+    if (parsed.size >= MAX_SHAPES) parsed.clear();
+    parsed.set(raw, estimate);
+  }
+  return estimate;
 }

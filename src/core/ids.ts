@@ -8,13 +8,15 @@ const TIME_CHARS = 9; // 32^9 ms is about 1,100 years
 const RANDOM_CHARS = 6;
 const RANDOM_SPACE = 32 ** RANDOM_CHARS;
 
-function encode(n: number, width: number): string {
-  let out = '';
-  for (let i = 0; i < width; i++) {
-    out = ALPHABET[n % 32] + out;
+const DIGITS = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const idChars: number[] = new Array<number>(1 + TIME_CHARS + RANDOM_CHARS).fill(0x6a); // 'j'
+
+/** Writes n in base 32, `width` digits, into idChars from `at`. */
+function encode(n: number, width: number, at: number): void {
+  for (let i = width - 1; i >= 0; i--) {
+    idChars[at + i] = DIGITS[n % 32] as number;
     n = Math.floor(n / 32);
   }
-  return out;
 }
 
 export const JOB_ID_PATTERN = /^j[0-9a-v]{15}$/;
@@ -44,11 +46,14 @@ export class JobIdGenerator {
     }
     this.lastMs = ms;
     this.lastRandom = rnd;
-    return 'j' + encode(ms, TIME_CHARS) + encode(rnd, RANDOM_CHARS);
+    encode(ms, TIME_CHARS, 1);
+    encode(rnd, RANDOM_CHARS, 1 + TIME_CHARS);
+    // One flat string (concatenation would leave a rope, and every stored job keeps its id).
+    return String.fromCharCode(...idChars);
   }
 }
 
 /** Name of the batch/v1 Job for an attempt: deterministic, so a repeated create is a no-op. */
 export function attemptJobName(jobId: string, attempt: number): string {
-  return `${jobId}-${attempt}`;
+  return [jobId, attempt].join('-'); // joined, not concatenated: a flat string
 }

@@ -106,38 +106,63 @@ function firstContainerStart(pods: K8sPod[]): string | undefined {
 export function deriveAttemptStatus(job: K8sJob, pods: K8sPod[]): AttemptStatus {
   const st = job.status ?? {};
   const attempts = Math.max((st.active ?? 0) + (st.succeeded ?? 0) + (st.failed ?? 0), pods.length);
-  const base: AttemptStatus = { phase: 'PENDING', attempts };
+  // `s` is built by assignment, not `{ ...s, more }`: in V8 a spread followed by new keys makes a new
+  // hidden class for every object (microseconds each, on every reconcile). Keys keep the same order.
+  const s: AttemptStatus = { phase: 'PENDING', attempts };
   const started = firstContainerStart(pods);
-  if (started) base.startTime = started;
+  if (started) s.startTime = started;
   const done = (st.conditions ?? []).find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 
   if (done?.type === 'Complete') {
-    return { ...base, phase: 'SUCCEEDED', reason: 'Completed', exitCode: 0, completionTime: st.completionTime ?? done.lastTransitionTime };
+    s.phase = 'SUCCEEDED';
+    s.reason = 'Completed';
+    s.exitCode = 0;
+    s.completionTime = st.completionTime ?? done.lastTransitionTime;
+    return s;
   }
   if (done?.type === 'Failed') {
-    const finished = { ...base, completionTime: done.lastTransitionTime ?? st.completionTime };
-    if (done.reason === 'DeadlineExceeded') {
-      return { ...finished, phase: 'DEADLINE', reason: 'DeadlineExceeded', message: done.message ?? `Job ran longer than ${job.spec.activeDeadlineSeconds} s` };
-    }
-    const t = lastTerminated(pods);
+    s.completionTime = done.lastTransitionTime ?? st.completionTime;
+    const t = done.reason === 'DeadlineExceeded' ? undefined : lastTerminated(pods);
     const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
-    if (t?.reason === 'OOMKilled') {
-      return { ...finished, phase: 'FAILED', reason: 'OOMKilled', exitCode: t.exitCode, message: `out of memory (exit ${t.exitCode}) after ${tries}; backoffLimit reached` };
+    if (done.reason === 'DeadlineExceeded') {
+      s.phase = 'DEADLINE';
+      s.reason = 'DeadlineExceeded';
+      s.message = done.message ?? `Job ran longer than ${job.spec.activeDeadlineSeconds} s`;
+    } else if (t?.reason === 'OOMKilled') {
+      s.phase = 'FAILED';
+      s.reason = 'OOMKilled';
+      s.exitCode = t.exitCode;
+      s.message = `out of memory (exit ${t.exitCode}) after ${tries}; backoffLimit reached`;
+    } else if (t) {
+      s.phase = 'FAILED';
+      s.reason = 'Error';
+      s.exitCode = t.exitCode;
+      s.message = `exited with code ${t.exitCode} after ${tries}; backoffLimit reached`;
+    } else {
+      s.phase = 'FAILED';
+      s.reason = done.reason ?? 'BackoffLimitExceeded';
+      s.message = done.message ?? `failed ${tries}`;
     }
-    if (t) {
-      return { ...finished, phase: 'FAILED', reason: 'Error', exitCode: t.exitCode, message: `exited with code ${t.exitCode} after ${tries}; backoffLimit reached` };
-    }
-    return { ...finished, phase: 'FAILED', reason: done.reason ?? 'BackoffLimitExceeded', message: done.message ?? `failed ${tries}` };
+    return s;
   }
 
   const running = pods.some((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
-  if (running) return { ...base, phase: 'RUNNING' };
+  if (running) {
+    s.phase = 'RUNNING';
+    return s;
+  }
   const failedSoFar = st.failed ?? 0;
   if (failedSoFar > 0) {
     const t = lastTerminated(pods);
     const why = t ? (t.reason === 'OOMKilled' ? 'OOMKilled' : `exit ${t.exitCode}`) : 'a failure';
-    return { ...base, phase: 'PENDING', message: `retrying after ${why} (${failedSoFar} failed)` };
+    s.message = `retrying after ${why} (${failedSoFar} failed)`;
+    return s;
   }
-  const why = pods.map(waitingMessage).find((m) => m !== undefined);
-  return why ? { ...base, message: why } : base;
+  for (const pod of pods) {
+    const why = waitingMessage(pod);
+    if (why === undefined) continue;
+    if (why) s.message = why;
+    break;
+  }
+  return s;
 }

@@ -6,6 +6,7 @@
 import { Compile } from 'typebox/compile';
 import type { TLocalizedValidationError } from 'typebox/error';
 import { errors } from './errors.js';
+import { deepFreeze } from './immutable.js';
 import {
   DEFAULT_QUEUE,
   ENV_NAME_PATTERN,
@@ -172,5 +173,13 @@ export function parseJobSpec(body: unknown, tenantHeader?: string | string[]): J
   if (input.annotations !== undefined) spec.annotations = input.annotations;
   if (input.expected_runtime_s !== undefined) spec.expected_runtime_s = input.expected_runtime_s;
   if (input.idempotency_key !== undefined) spec.idempotency_key = input.idempotency_key;
-  return spec;
+  return freezeSpec(spec);
+}
+
+/**
+ * A validated spec is an immutable value: frozen with everything in it, so whatever stores it — the
+ * AIJob, the cluster, the cache — can share it rather than copy it.
+ */
+function freezeSpec(spec: JobSpec): JobSpec {
+  return deepFreeze(spec);
 }

@@ -3,8 +3,13 @@
  * gpu_quota_rejected_total, rate_limited_total, job_create_failures_total, request_latency_seconds);
  * no metric carries a tenant label, so cardinality stays bounded however many tenants there are.
  * Each app instance has its own registry so tests can run several side by side.
+ *
+ * The cluster-derived gauges (runway_pool_*, runway_cluster_gpus_*) are computed at scrape time from
+ * the controller's caches of nodes and of Runway's pods; see cluster-gauges.ts for their definitions.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { K8sNode, K8sPod } from '../core/k8s.js';
+import { clusterGpus, poolStats } from './cluster-gauges.js';
 
 export interface Metrics {
   registry: Registry;
@@ -18,13 +23,31 @@ export interface Metrics {
   jobsByStatus: Gauge<'status'>;
   gpusAllocated: Gauge;
   clusterAvailable: Gauge;
+  admissions: Counter<'queue'>;
+  jobRetries: Counter<'reason'>;
+  poolGpus: Gauge<'pool' | 'state'>;
+  poolFree: Gauge<'pool' | 'resource'>;
+  clusterGpusInUse: Gauge;
+  clusterGpusUnscheduled: Gauge;
+  /** Counts one job admitted to run (its Job created) in `queue`. */
+  recordAdmission(queue: string): void;
 }
+
+/**
+ * Distinct `queue` label values kept before further queues are counted as `_other`. Queue names come
+ * from job specs, so without a cap a client could make the series count grow without bound.
+ */
+export const MAX_QUEUE_LABELS = 100;
+export const OTHER_QUEUE_LABEL = '_other';
 
 export interface MetricSources {
   /** Jobs per status, read at scrape time. */
   jobCounts?: () => Map<string, number>;
   /** GPUs held by non-terminal jobs, read at scrape time. */
   gpusAllocated?: () => number;
+  /** The controller's caches of nodes and of Runway's pods, read at scrape time. */
+  nodes?: () => Iterable<K8sNode>;
+  pods?: () => Iterable<K8sPod>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean; sources?: MetricSources } = {}): Metrics {
@@ -32,8 +55,71 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'runway_' });
   const registers = [registry];
+  const queues = new Set<string>();
+  const admissions = new Counter({
+    name: 'runway_admissions_total',
+    help: 'Jobs admitted to run (their batch/v1 Job created), by queue.',
+    labelNames: ['queue'],
+    registers,
+  });
   return {
     registry,
+    admissions,
+    recordAdmission(queue: string) {
+      if (!queues.has(queue) && queues.size < MAX_QUEUE_LABELS) queues.add(queue);
+      admissions.inc({ queue: queues.has(queue) ? queue : OTHER_QUEUE_LABEL });
+    },
+    jobRetries: new Counter({
+      name: 'runway_job_retries_total',
+      help: 'Failed pod attempts after which the job went on (a retry started), by the failure reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    poolGpus: new Gauge({
+      name: 'runway_pool_gpus',
+      help: 'GPUs per node pool: allocatable ("capacity") and requested by Runway pods bound there ("allocated").',
+      labelNames: ['pool', 'state'],
+      registers,
+      collect() {
+        if (!sources.nodes || !sources.pods) return;
+        this.reset();
+        for (const [pool, s] of poolStats(sources.nodes(), sources.pods())) {
+          this.set({ pool, state: 'capacity' }, s.capacity.gpu);
+          this.set({ pool, state: 'allocated' }, s.allocated.gpu);
+        }
+      },
+    }),
+    poolFree: new Gauge({
+      name: 'runway_pool_free',
+      help: 'Free capacity per node pool: allocatable minus what Runway pods bound there request (cpu in cores).',
+      labelNames: ['pool', 'resource'],
+      registers,
+      collect() {
+        if (!sources.nodes || !sources.pods) return;
+        this.reset();
+        for (const [pool, s] of poolStats(sources.nodes(), sources.pods())) {
+          this.set({ pool, resource: 'cpu' }, (s.capacity.cpuMilli - s.allocated.cpuMilli) / 1000);
+          this.set({ pool, resource: 'memory_mb' }, s.capacity.memoryMb - s.allocated.memoryMb);
+          this.set({ pool, resource: 'gpu' }, s.capacity.gpu - s.allocated.gpu);
+        }
+      },
+    }),
+    clusterGpusInUse: new Gauge({
+      name: 'runway_cluster_gpus_in_use',
+      help: 'GPUs of Runway pods bound to a node and not finished, counted from the cluster.',
+      registers,
+      collect() {
+        if (sources.pods) this.set(clusterGpus(sources.pods()).inUse);
+      },
+    }),
+    clusterGpusUnscheduled: new Gauge({
+      name: 'runway_cluster_gpus_unscheduled',
+      help: 'GPUs requested by Runway pods waiting to be scheduled (no node yet), counted from the cluster.',
+      registers,
+      collect() {
+        if (sources.pods) this.set(clusterGpus(sources.pods()).unscheduled);
+      },
+    }),
     jobsSubmitted: new Counter({
       name: 'jobs_submitted_total',
       help: 'Jobs accepted (created or queued).',

@@ -97,13 +97,7 @@ export function registeredMetrics(): string[] {
  * Metrics the alerts and dashboard use that Runway does not export yet (the app is to add them,
  * without tenant labels). Delete an entry once src/observability/metrics.ts registers it.
  */
-export const ASSUMED_METRICS: Record<string, string> = {
-  runway_admissions_total: 'counter{queue}: jobs admitted (Job created) by the scheduler',
-  runway_job_retries_total: 'counter{reason}: retry attempts started after a failure',
-  runway_pool_gpus: 'gauge{pool,state="allocated"|"capacity"}: GPUs per node pool',
-  runway_pool_free: 'gauge{pool,resource="cpu"|"memory_mb"|"gpu"}: free capacity per node pool',
-  runway_cluster_gpus_in_use: 'gauge: GPUs requested by non-terminal job pods, counted from the cluster',
-};
+export const ASSUMED_METRICS: Record<string, string> = {};
 
 const PROMQL_WORDS = new Set([
   'and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset',

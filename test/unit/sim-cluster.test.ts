@@ -203,13 +203,25 @@ describe('SimCluster AIJobs', () => {
     expect(sim.aiJobs().map((j) => j.metadata.name)).toEqual(['j2']);
   });
 
-  it('hands out copies: mutating a returned object does not change the store', async () => {
+  it('copies what it is given and hands out read-only objects: nobody changes the store behind its back', async () => {
     const { sim } = setup();
-    const created = await sim.createAIJob(aiJob('j1'));
-    created.spec.image = 'evil';
-    (created.metadata.labels ??= {}).x = 'y';
+    const input = aiJob('j1');
+    const created = await sim.createAIJob(input);
+    input.spec.image = 'changed by the caller after the write';
+    expect(() => {
+      created.spec.image = 'evil';
+    }).toThrow(TypeError);
+    expect(() => {
+      created.metadata.labels = { x: 'y' };
+    }).toThrow(TypeError);
     expect(sim.aiJob('j1')?.spec.image).toBe('busybox');
     expect(sim.aiJob('j1')?.metadata.labels).toBeUndefined();
+    const status = { phase: 'RUNNING' as const, attempts: 1, attempt: 1 };
+    const updated = await sim.updateAIJobStatus('j1', status);
+    status.attempts = 99;
+    expect(updated.status).toEqual({ phase: 'RUNNING', attempts: 1, attempt: 1 });
+    expect(Object.isFrozen(updated.status)).toBe(true);
+    expect(created.status).toBeUndefined(); // a change is a new object; what was handed out stays as it was
   });
 });
 
@@ -556,13 +568,18 @@ describe('SimCluster watch', () => {
     const { sim } = setup();
     const a: string[] = [];
     const b: string[] = [];
+    const mutationErrors: unknown[] = [];
     await sim.watch({
       onEvent: (e) => {
         if (e.kind === 'Node') return;
         a.push(`${e.kind} ${e.type} ${e.object.metadata.name}`);
         if (e.kind === 'AIJob' && e.type === 'ADDED') {
           void sim.updateAIJobStatus(e.object.metadata.name, { phase: 'PENDING', attempts: 0, attempt: 1 });
-          e.object.spec.image = 'mutated by a watcher';
+          try {
+            e.object.spec.image = 'mutated by a watcher';
+          } catch (err) {
+            mutationErrors.push(err);
+          }
         }
       },
       onSynced: () => undefined,
@@ -580,6 +597,7 @@ describe('SimCluster watch', () => {
     await flush();
     expect(a).toEqual(['AIJob ADDED x', 'AIJob MODIFIED x']);
     expect(b).toEqual(a);
+    expect(mutationErrors).toEqual([expect.any(TypeError)]);
     expect(sim.aiJob('x')?.spec.image).toBe('busybox');
   });
 
@@ -587,8 +605,11 @@ describe('SimCluster watch', () => {
     const { sim } = setup();
     const pods: string[] = [];
     await sim.watch({ onEvent: (e) => e.kind === 'Pod' && pods.push(e.object.metadata.name), onSynced: () => undefined });
-    const foreign = manifest('foreign', makeSpec());
-    delete foreign.spec.template.metadata.labels?.[LABEL_JOB_ID];
+    // Manifests are immutable values: build one whose pods carry no job-id label.
+    const built = manifest('foreign', makeSpec());
+    const { [LABEL_JOB_ID]: _dropped, ...labels } = built.spec.template.metadata.labels ?? {};
+    const template = { ...built.spec.template, metadata: { ...built.spec.template.metadata, labels } };
+    const foreign: K8sJob = { ...built, spec: { ...built.spec, template } };
     await sim.createJob(foreign);
     await flush();
     expect(sim.pods()).toHaveLength(1);

@@ -13,7 +13,7 @@ import {
   TenantHeaderSchema,
 } from '../schemas.js';
 import { JobSpecSchema } from '../../core/job-spec.js';
-import { jobView } from '../views.js';
+import { jobView, jobViewJson } from '../views.js';
 
 const errorResponses = { 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
 
@@ -43,12 +43,13 @@ export function registerJobRoutes(app: FastifyInstance, deps: AppDeps): void {
         const body = request.body as Record<string, unknown> | undefined;
         const bodyTenant = body && typeof body === 'object' && typeof body.tenant_id === 'string' ? body.tenant_id : undefined;
         request.facts.tenant_id = bodyTenant ?? (request.headers['x-tenant-id'] as string | undefined);
-        const { job, replay } = await service.submit(request.body, request.headers['x-tenant-id'], request.log);
-        const out = view(job);
+        const { job, replay, estimate } = await service.submit(request.body, request.headers['x-tenant-id'], request.log);
+        const out = jobView(job, config.rates, estimate);
         request.facts.job_id = out.job_id;
         request.facts.estimated_cost = out.estimated_cost.total;
         void reply.header('Location', `/v1/jobs/${out.job_id}`);
-        return reply.code(replay ? 200 : 201).send(out);
+        // Serialized here (the same bytes JSON.stringify writes), reusing the estimate's cached JSON.
+        return reply.code(replay ? 200 : 201).type('application/json; charset=utf-8').send(jobViewJson(out));
       },
     );
 

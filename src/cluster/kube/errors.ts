@@ -17,9 +17,12 @@ function statusMessage(body: unknown): string | undefined {
 
 export function toClusterError(err: unknown, what: string): ClusterError {
   if (err instanceof ClusterError) return err;
-  if (err instanceof ApiException) {
-    const code = err.code;
-    const msg = `${what}: ${statusMessage(err.body) ?? `HTTP ${code}`}`;
+  // Typed calls throw ApiException; a watch request refused by the server throws an Error with statusCode.
+  const watchStatus = err instanceof Error ? (err as { statusCode?: unknown }).statusCode : undefined;
+  if (err instanceof ApiException || typeof watchStatus === 'number') {
+    const code = err instanceof ApiException ? err.code : (watchStatus as number);
+    const detail = err instanceof ApiException ? statusMessage(err.body) : `${(err as Error).message} (HTTP ${code})`;
+    const msg = `${what}: ${detail ?? `HTTP ${code}`}`;
     if (code === 404) return new ClusterError('NotFound', msg);
     if (code === 409) {
       return new ClusterError(/already exists/i.test(msg) ? 'AlreadyExists' : 'Conflict', msg);

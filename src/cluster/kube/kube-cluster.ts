@@ -3,18 +3,25 @@
  * batch/v1 Job owned by its AIJob, and the caches are fed by informers (list + watch, resumed from
  * the last resourceVersion, restarted with backoff when a watch breaks).
  */
+import * as https from 'node:https';
 import {
   ApiextensionsV1Api,
   BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  ListWatch,
   PatchStrategy,
-  makeInformer,
+  ServerConfiguration,
+  createConfiguration,
   setHeaderOptions,
+  Watch,
+  type ApiConstructor,
+  type ApiType,
   type Informer,
   type KubernetesObject,
   type KubernetesListObject,
+  type SecurityAuthentication,
   type V1Job,
 } from '@kubernetes/client-node';
 import type { K8sJob } from '../../core/k8s.js';
@@ -29,6 +36,99 @@ export const GROUP = 'runway.dev';
 export const VERSION = 'v1alpha1';
 export const AIJOB_PLURAL = 'aijobs';
 
+/** Idle pooled connections are closed after this long (well before an API server would drop them). */
+const POOL_IDLE_MS = 30_000;
+
+/**
+ * One keep-alive connection pool for API calls (not watches: each watch has its own connection).
+ * client-node's own `makeApiClient` authenticates every request with a new https.Agent, that is a new
+ * TCP connection and TLS handshake per API call, which costs the API server more CPU than a create.
+ */
+export class KubeApiPool {
+  private agent: https.Agent | undefined;
+  private tls: unknown[] = [];
+
+  /** The pooled agent for a request that client-node prepared with `fresh` (same TLS options). */
+  agentFor(fresh: https.Agent): https.Agent {
+    const o = fresh.options;
+    const tls = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername];
+    if (this.agent && tls.every((v, i) => sameOption(v, this.tls[i]))) return this.agent;
+    // New credentials (e.g. a rotated client certificate): new connections from now on; requests
+    // already on the old pool finish first.
+    const old = this.agent;
+    if (old) setTimeout(() => old.destroy(), 60_000).unref();
+    this.agent = new https.Agent({ ...o, keepAlive: true, scheduling: 'lifo', timeout: POOL_IDLE_MS });
+    this.tls = tls;
+    return this.agent;
+  }
+
+  /** Open pooled connections (busy and idle). */
+  sockets(): number {
+    if (!this.agent) return 0;
+    const count = (m: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(m).reduce((n, list) => n + (list?.length ?? 0), 0);
+    return count(this.agent.sockets) + count(this.agent.freeSockets);
+  }
+
+  /** Closes every pooled connection; a later request opens new ones. */
+  destroy(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+}
+
+/**
+ * A Watch that never leaves a connection open once its source is stopped. client-node's informer can
+ * open a watch after stop(): stop() aborts only the request it holds, and a (re)start that is under
+ * way (listing, or waiting for the watch's response headers) goes on to open the next watch without
+ * checking again. This checks before connecting and once the response arrives.
+ */
+class StoppableWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly stopped: () => boolean,
+  ) {
+    super(config);
+  }
+
+  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+    const idle = new AbortController();
+    if (this.stopped()) {
+      idle.abort();
+      return idle;
+    }
+    const controller = await super.watch(...args);
+    if (this.stopped()) controller.abort(); // the informer's done handler sees it stopped and ends there
+    return controller;
+  }
+}
+
+function sameOption(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameOption(x, b[i]));
+  return false;
+}
+
+/**
+ * An API client for kc whose requests go through `pool`. Authentication (bearer tokens, refreshed
+ * credentials) is still applied per request by the KubeConfig; only the connection is pooled. The
+ * bench's raw client builds its clients with this too, so both sides of that comparison pay the same
+ * transport.
+ */
+export function kubeApiClient<T extends ApiType>(kc: KubeConfig, api: ApiConstructor<T>, pool = new KubeApiPool()): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const auth: SecurityAuthentication = {
+    getName: () => 'runway-pooled',
+    async applySecurityAuthentication(context) {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      if (fresh instanceof https.Agent) context.setAgent(pool.agentFor(fresh));
+    },
+  };
+  return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+}
+
 export interface KubeClusterOptions {
   namespace: string;
   /** Informer restart backoff bounds. */
@@ -42,7 +142,14 @@ interface Source {
   kind: Kind;
   informer: Informer<KubernetesObject>;
   backoffMs: number;
+  /** A restart waiting for its backoff. */
   timer?: NodeJS.Timeout;
+  /** Listed, and its watch running; false from an error until the next successful (re)start. */
+  healthy: boolean;
+  stopped: boolean;
+  errors: number;
+  lastError?: ClusterError;
+  watcher: ClusterWatcher;
 }
 
 export class KubeCluster implements ClusterPort {
@@ -56,15 +163,17 @@ export class KubeCluster implements ClusterPort {
   private readonly maxBackoffMs: number;
   private readonly sources = new Set<Source>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Keep-alive connections for API calls; watches have their own. */
+  readonly pool = new KubeApiPool();
 
   constructor(kubeConfig: KubeConfig, opts: KubeClusterOptions) {
     this.kubeConfig = kubeConfig;
     this.namespace = opts.namespace;
     this.minBackoffMs = opts.minBackoffMs ?? 500;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
-    this.batch = kubeConfig.makeApiClient(BatchV1Api);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.batch = kubeApiClient(kubeConfig, BatchV1Api, this.pool);
+    this.core = kubeApiClient(kubeConfig, CoreV1Api, this.pool);
+    this.custom = kubeApiClient(kubeConfig, CustomObjectsApi, this.pool);
   }
 
   /** In-cluster configuration when running in a pod, else KUBECONFIG / ~/.kube/config. */
@@ -147,6 +256,11 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
+  /**
+   * Resolves when the API server answers, serves every runway.dev CRD, and every watch of this adapter
+   * is running; otherwise rejects with a message saying which part is missing. A watch waiting for its
+   * backoff is restarted at once once the API answers (e.g. when the CRDs have just been installed).
+   */
   async ping(): Promise<void> {
     let resources: string[];
     try {
@@ -154,12 +268,16 @@ export class KubeCluster implements ClusterPort {
       resources = list.resources.map((r) => r.name);
     } catch (err) {
       const e = toClusterError(err, 'discovering runway.dev/v1alpha1');
-      if (e.kind === 'NotFound') throw new ClusterError('Unavailable', `CRDs missing: ${missingCrds([]).join(', ')} (kubectl apply -k deploy/crds, or RUNWAY_INSTALL_CRDS=true)`);
+      if (e.kind === 'NotFound') throw new ClusterError('Unavailable', crdsMissingMessage(missingCrds([])));
       throw e;
     }
     const missing = missingCrds(resources);
-    if (missing.length > 0) {
-      throw new ClusterError('Unavailable', `CRDs missing: ${missing.join(', ')} (kubectl apply -k deploy/crds, or RUNWAY_INSTALL_CRDS=true)`);
+    if (missing.length > 0) throw new ClusterError('Unavailable', crdsMissingMessage(missing));
+    const down = [...this.sources].filter((s) => !s.healthy && !s.stopped);
+    if (down.length > 0) {
+      for (const s of down) this.restartNow(s);
+      const why = down.map((s) => `${s.kind}s${s.lastError ? ` (${s.lastError.message})` : ''}`).join(', ');
+      throw new ClusterError('Unavailable', `the watch is not running yet on ${why}`);
     }
   }
 
@@ -205,78 +323,124 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
+  /**
+   * Lists and watches Nodes, Jobs, Pods and AIJobs, in that order, and calls onSynced once each has
+   * been listed. A watch that breaks is restarted with backoff, resuming from its last resourceVersion
+   * (the informer re-lists when that is too old). Missing runway.dev CRDs do not stop Runway from
+   * starting: there can be no AIJobs then, so the AIJob cache is synced empty and its informer keeps
+   * retrying until the CRDs appear (ping() reports them missing meanwhile). Any other failure of the
+   * first list rejects.
+   */
   async watch(watcher: ClusterWatcher): Promise<() => void> {
     const ns = this.namespace;
     const sel = LABEL_JOB_ID; // "has the label": only Runway's Jobs and pods
-    const specs: Array<{ kind: Kind; path: string; list: () => Promise<KubernetesListObject<KubernetesObject>>; label?: string }> = [
+    type List = KubernetesListObject<KubernetesObject>;
+    const specs: Array<{ kind: Kind; path: string; list: () => Promise<List>; label?: string }> = [
       {
         kind: 'Node',
         path: '/api/v1/nodes',
-        list: () => this.core.listNode() as Promise<KubernetesListObject<KubernetesObject>>,
+        list: () => this.core.listNode() as Promise<List>,
       },
       {
         kind: 'Job',
         path: `/apis/batch/v1/namespaces/${ns}/jobs`,
-        list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: sel }) as Promise<KubernetesListObject<KubernetesObject>>,
+        list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: sel }) as Promise<List>,
         label: sel,
       },
       {
         kind: 'Pod',
         path: `/api/v1/namespaces/${ns}/pods`,
-        list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: sel }) as Promise<KubernetesListObject<KubernetesObject>>,
+        list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: sel }) as Promise<List>,
         label: sel,
       },
       // AIJobs last: by the time they are synced, the Jobs and pods they refer to are in the caches.
       {
         kind: 'AIJob',
         path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${AIJOB_PLURAL}`,
-        list: () => this.custom.listNamespacedCustomObject(this.aijobParams()) as Promise<KubernetesListObject<KubernetesObject>>,
+        list: () => this.custom.listNamespacedCustomObject(this.aijobParams()) as Promise<List>,
       },
     ];
     const mine: Source[] = [];
-    let stopped = false;
     for (const spec of specs) {
-      const informer = makeInformer<KubernetesObject>(this.kubeConfig, spec.path, spec.list, spec.label);
-      const source: Source = { kind: spec.kind, informer, backoffMs: this.minBackoffMs };
+      // Typed list results carry Date objects: convert them once, here, so that the informer's cache
+      // and every event hold the wire shape. Watch events are parsed JSON already (no copy needed).
+      const list = async (): Promise<List> => {
+        const l = await spec.list();
+        return { ...l, items: l.items.map((item) => toWire(item)) };
+      };
+      const watch = new StoppableWatch(this.kubeConfig, () => source.stopped);
+      const informer = new ListWatch<KubernetesObject>(spec.path, watch, list, false, spec.label);
+      const source: Source = { kind: spec.kind, informer, backoffMs: this.minBackoffMs, healthy: false, stopped: false, errors: 0, watcher };
       const emit = (type: 'ADDED' | 'MODIFIED' | 'DELETED') => (obj: KubernetesObject) => {
-        source.backoffMs = this.minBackoffMs; // a delivered event means the watch is healthy
-        watcher.onEvent({ kind: spec.kind, type, object: toWire(obj) } as ClusterEvent);
+        if (source.stopped) return;
+        watcher.onEvent({ kind: spec.kind, type, object: obj } as ClusterEvent);
       };
       informer.on('add', emit('ADDED'));
       informer.on('update', emit('MODIFIED'));
       informer.on('delete', emit('DELETED'));
-      informer.on('error', (err: unknown) => {
-        if (stopped) return;
-        const e = toClusterError(err, `watching ${spec.kind}s`);
-        watcher.onError?.(e);
-        // The informer does not restart itself after an error: do it, with backoff, resuming from
-        // its last resourceVersion (or re-listing if the server says it is too old).
-        source.timer = setTimeout(() => {
-          source.timer = undefined;
-          if (!stopped) informer.start().catch(() => undefined); // failures arrive as 'error' again
-        }, source.backoffMs);
-        source.timer.unref();
-        source.backoffMs = Math.min(this.maxBackoffMs, source.backoffMs * 2);
-      });
+      informer.on('error', (err: unknown) => this.onSourceError(source, err));
       mine.push(source);
       this.sources.add(source);
     }
-    try {
-      for (const source of mine) await startOnce(source);
-    } catch (err) {
-      stopped = true;
-      for (const s of mine) this.stopSource(s);
-      throw toClusterError(err, 'listing the cluster');
-    }
-    watcher.onSynced();
-    return () => {
-      stopped = true;
+    const stop = () => {
       for (const s of mine) this.stopSource(s);
     };
+    for (const source of mine) {
+      if (await this.startSource(source)) continue;
+      const e = source.lastError ?? new ClusterError('Unavailable', `listing ${source.kind}s failed`);
+      if (source.kind === 'AIJob' && e.kind === 'NotFound') continue; // CRD missing: retried with backoff
+      stop();
+      throw toClusterError(e, 'listing the cluster');
+    }
+    watcher.onSynced();
+    return stop;
+  }
+
+  /** (Re)starts a source's informer; true when it listed and its watch is running. */
+  private async startSource(source: Source): Promise<boolean> {
+    const errorsBefore = source.errors;
+    try {
+      await source.informer.start();
+    } catch (err) {
+      // A failure the informer throws instead of reporting (e.g. while preparing the request).
+      if (source.errors === errorsBefore) this.onSourceError(source, err);
+    }
+    if (source.stopped || source.errors !== errorsBefore) return false;
+    source.healthy = true;
+    source.backoffMs = this.minBackoffMs;
+    return true;
+  }
+
+  /** The informer does not restart itself after an error: restart it after a backoff. */
+  private onSourceError(source: Source, err: unknown): void {
+    source.healthy = false;
+    source.errors++;
+    if (source.stopped) return;
+    const e = toClusterError(err, `watching ${source.kind}s`);
+    source.lastError = e;
+    source.watcher.onError?.(e);
+    if (source.timer) return; // a restart is already due
+    source.timer = setTimeout(() => {
+      source.timer = undefined;
+      void this.startSource(source);
+    }, source.backoffMs);
+    source.timer.unref();
+    source.backoffMs = Math.min(this.maxBackoffMs, source.backoffMs * 2);
+  }
+
+  /** Cuts a pending backoff short (the API server answers again). */
+  private restartNow(source: Source): void {
+    if (!source.timer || source.stopped) return;
+    clearTimeout(source.timer);
+    source.timer = undefined;
+    void this.startSource(source);
   }
 
   private stopSource(source: Source): void {
+    source.stopped = true;
+    source.healthy = false;
     if (source.timer) clearTimeout(source.timer);
+    source.timer = undefined;
     void source.informer.stop();
     this.sources.delete(source);
   }
@@ -285,30 +449,12 @@ export class KubeCluster implements ClusterPort {
     for (const s of [...this.sources]) this.stopSource(s);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.pool.destroy();
   }
 }
 
-/** Starts an informer and resolves after its first list, or rejects with the first error. */
-function startOnce(source: Source): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const onError = (err: unknown) => {
-      if (settled) return;
-      settled = true;
-      source.informer.off('error', onError);
-      reject(err instanceof Error ? err : new Error(String(err)));
-    };
-    source.informer.on('error', onError);
-    source.informer.start().then(
-      () => {
-        if (settled) return;
-        settled = true;
-        source.informer.off('error', onError);
-        resolve();
-      },
-      (err: unknown) => onError(err),
-    );
-  });
+function crdsMissingMessage(missing: string[]): string {
+  return `CRDs missing: ${missing.join(', ')} (kubectl apply -k deploy/crds, or RUNWAY_INSTALL_CRDS=true)`;
 }
 
 function missingCrds(served: string[]): string[] {

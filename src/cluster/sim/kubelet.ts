@@ -21,8 +21,14 @@ export interface Outcome {
   exitCode: number;
 }
 
+/** What a pod without `sim.runway.dev/*` annotations does (shared: workloads are never changed). */
+const DEFAULT_WORKLOAD: Workload = Object.freeze({ durationS: DEFAULT_DURATION_S, exitCode: 0, oom: false, failAttempts: 0 });
+
 export function parseWorkload(annotations: Record<string, string> | undefined): Workload {
   const a = annotations ?? {};
+  if (a[SIM_DURATION_S] === undefined && a[SIM_EXIT_CODE] === undefined && a[SIM_OOM] === undefined && a[SIM_FAIL_ATTEMPTS] === undefined) {
+    return DEFAULT_WORKLOAD;
+  }
   const duration = Number(a[SIM_DURATION_S]);
   const exit = Number(a[SIM_EXIT_CODE]);
   const failAttempts = Number(a[SIM_FAIL_ATTEMPTS]);

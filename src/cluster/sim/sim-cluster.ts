@@ -6,7 +6,12 @@
  * bin-packing score) and a kubelet that runs `sim.runway.dev/*` workloads — on a SimClock.
  *
  * Every mutation runs to completion synchronously (then `settle` lets the controllers react), and
- * watchers receive copies from a queue, so the sim is deterministic under a ManualClock.
+ * watchers receive events from a queue, so the sim is deterministic under a ManualClock.
+ *
+ * Objects are immutable. What a caller writes is copied (and frozen) once on the way in; a change
+ * replaces an object with a new one that shares the unchanged parts, as an API server's new
+ * resourceVersion does. So every watcher and every caller gets the stored object itself, not a copy,
+ * and treats it as read-only (as client-go's informer caches require): writing to it throws.
  */
 import { LABEL_JOB_ID, type JobCondition, type K8sJob, type K8sNode, type K8sPod, type ObjectMeta } from '../../core/k8s.js';
 import type { AIJobStatus } from '../../core/status.js';
@@ -30,7 +35,7 @@ import {
   type PoolSpec,
   type Resources,
 } from './placement.js';
-import { deepCopy, iso, MinHeap, uuid } from './util.js';
+import { deepFreeze, freezeCopy, isImmutable, iso, MinHeap, uuid, withFields } from './util.js';
 import { WatchStream } from './watch.js';
 
 /** The port operations that failNext can break. */
@@ -69,7 +74,7 @@ interface PodState {
   seq: number;
   phase: PodPhase;
   node?: NodeState;
-  timer?: () => void;
+  timer?: SimTimer | undefined;
   outcome?: Outcome;
   startedAt?: string;
   /** Only Runway's pods (labelled with a job id) are watched, as the kube adapter's label selector does. */
@@ -83,6 +88,8 @@ interface JobState {
   ownerUids: string[];
   // Every pod of a Job has the same template, so these are worked out once per Job.
   req: Resources;
+  /** The spec of its pods until they are bound (shared: objects are immutable). */
+  podSpec: K8sPod['spec'];
   selector: Record<string, string> | undefined;
   /** Shared by every Job of the same shape (see PendingGroup). */
   groupKey: string;
@@ -97,8 +104,8 @@ interface JobState {
   startMs?: number;
   deadlineAt?: number;
   backoffUntil: number;
-  deadlineTimer?: (() => void) | undefined;
-  backoffTimer?: (() => void) | undefined;
+  deadlineTimer?: SimTimer | undefined;
+  backoffTimer?: SimTimer | undefined;
   /** Set once a Complete or Failed condition is written. */
   condition?: JobCondition;
   deleted: boolean;
@@ -113,6 +120,13 @@ class PendingGroup {
   head = 0;
   /** Items before this index have had a scheduling attempt (and a status saying why they wait). */
   attemptedUpTo = 0;
+  /**
+   * The capacity generation at which the front pod last failed to fit, and why. Until nodes or
+   * allocations change, every pod of the group would fail the same way (kube-scheduler parks such
+   * pods in its unschedulable queue until a cluster event), so placement is not tried again.
+   */
+  failedGen = -1;
+  failedMessage = '';
 
   front(): PodState | undefined {
     while (this.head < this.items.length && (this.items[this.head] as PodState).phase !== 'pending') this.head++;
@@ -144,14 +158,30 @@ export class SimCluster implements ClusterPort {
   private readonly startsByRunwayJob = new Map<string, number>();
 
   private readonly watchers = new Set<WatchStream>();
-  private readonly timers = new Set<() => void>();
+  /** Every sim timer, in (time, creation) order; only the earliest is armed on the clock. */
+  private readonly timerQueue = new MinHeap<SimTimer>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
+  private timerSeq = 0;
+  private cancelledTimers = 0;
+  private armedAt = Number.POSITIVE_INFINITY;
+  private cancelArmed: (() => void) | undefined;
   private readonly faults = new Map<SimOp, ClusterErrorKind[]>();
   private available = true;
   private closed = false;
 
   private readonly dirtyJobs = new Set<JobState>();
   private schedulerDirty = false;
-  private lastUnschedulable = '';
+  /** Bumped whenever what placement sees changes: nodes, readiness, allocations. */
+  private capacityGen = 0;
+  // Timer handlers, made once (see timer()).
+  private readonly markDirty = (js: JobState): void => void this.dirtyJobs.add(js);
+  private readonly backoffOver = (js: JobState): void => {
+    js.backoffTimer = undefined;
+    this.dirtyJobs.add(js);
+  };
+  private readonly startPodFn = (ps: PodState): void => this.startPod(ps);
+  private readonly finishPodFn = (ps: PodState): void => this.finishPod(ps);
+  /** The status of pods waiting for the same reason is one shared (immutable) object. */
+  private unschedulableStatus: NonNullable<K8sPod['status']> = Object.freeze({ phase: 'Pending', reason: 'Unschedulable', message: '' });
   private settling = false;
 
   constructor(options: SimClusterOptions) {
@@ -169,7 +199,8 @@ export class SimCluster implements ClusterPort {
   }
 
   setTimer(atMs: number, fn: () => void): () => void {
-    return this.timer(atMs, fn);
+    const t = this.timer(atMs, callIt, fn);
+    return () => this.cancel(t);
   }
 
   // ---------------------------------------------------------------- port: AIJobs
@@ -178,21 +209,20 @@ export class SimCluster implements ClusterPort {
     this.gate('createAIJob');
     const name = this.checkMeta(job.metadata, 'AIJob');
     if (this.aiJobStore.has(name)) throw new ClusterError('AlreadyExists', `aijobs.runway.dev "${name}" already exists`);
-    const stored = deepCopy(job);
-    this.stamp(stored.metadata);
+    const stored = copyWith(job, { metadata: this.stamped(job.metadata, isImmutable(job)) });
     this.aiJobStore.set(name, stored);
     this.emit({ kind: 'AIJob', type: 'ADDED', object: stored });
-    return deepCopy(stored);
+    return stored;
   }
 
   async updateAIJobStatus(name: string, status: AIJobStatus): Promise<AIJob> {
     this.gate('updateAIJobStatus');
     const stored = this.aiJobStore.get(name);
     if (!stored) throw new ClusterError('NotFound', `aijobs.runway.dev "${name}" not found`);
-    stored.status = deepCopy(status);
-    stored.metadata.resourceVersion = this.nextRv();
-    this.emit({ kind: 'AIJob', type: 'MODIFIED', object: stored });
-    return deepCopy(stored);
+    const next = withFields(stored, { metadata: this.bumped(stored.metadata), status: freezeCopy(status) });
+    this.aiJobStore.set(name, next);
+    this.emit({ kind: 'AIJob', type: 'MODIFIED', object: next });
+    return next;
   }
 
   async deleteAIJob(name: string): Promise<void> {
@@ -218,31 +248,36 @@ export class SimCluster implements ClusterPort {
     }
     if (this.jobStore.has(name)) return 'exists';
 
-    const stored = deepCopy(job);
-    this.stamp(stored.metadata);
-    stored.status = {};
+    const stored = copyWith(job, { metadata: this.stamped(job.metadata, isImmutable(job)), status: EMPTY_JOB_STATUS });
     const tmpl = stored.spec.template;
-    tmpl.metadata ??= {};
     const selector = tmpl.spec.nodeSelector && Object.keys(tmpl.spec.nodeSelector).length > 0 ? tmpl.spec.nodeSelector : undefined;
     const req = podRequests(tmpl.spec.containers);
-    const groupKey = [req.cpuMilli, req.memoryMb, req.gpu, selector ? JSON.stringify(Object.entries(selector).sort()) : ''].join('/');
-    const ownerUids = (stored.metadata.ownerReferences ?? []).map((o) => o.uid);
+    const groupKey = `${req.cpuMilli}/${req.memoryMb}/${req.gpu}/${selector ? JSON.stringify(Object.entries(selector).sort()) : ''}`;
+    const ownerUids: string[] = [];
+    for (const o of stored.metadata.ownerReferences ?? []) ownerUids.push(o.uid);
     const js: JobState = {
       job: stored,
       name,
       uid: stored.metadata.uid as string,
       ownerUids,
       req,
+      podSpec: Object.freeze({ containers: tmpl.spec.containers }),
       selector,
       groupKey: this.pending.get(groupKey)?.key ?? groupKey,
-      workload: parseWorkload(tmpl.metadata.annotations),
-      runwayJobId: tmpl.metadata.labels?.[LABEL_JOB_ID] ?? stored.metadata.labels?.[LABEL_JOB_ID] ?? name,
+      workload: parseWorkload(tmpl.metadata?.annotations),
+      runwayJobId: tmpl.metadata?.labels?.[LABEL_JOB_ID] ?? stored.metadata.labels?.[LABEL_JOB_ID] ?? name,
       pods: [],
       active: 0,
       succeeded: 0,
       failed: 0,
+      startMs: undefined,
+      deadlineAt: undefined,
       backoffUntil: 0,
+      deadlineTimer: undefined,
+      backoffTimer: undefined,
+      condition: undefined,
       deleted: false,
+      logs: undefined,
     };
     this.jobStore.set(name, js);
     for (const uid of ownerUids) {
@@ -269,12 +304,12 @@ export class SimCluster implements ClusterPort {
   async watch(watcher: ClusterWatcher): Promise<() => void> {
     this.gate();
     const initial: ClusterEvent[] = [];
-    for (const o of this.aiJobStore.values()) initial.push({ kind: 'AIJob', type: 'ADDED', object: deepCopy(o) });
-    for (const js of this.jobStore.values()) initial.push({ kind: 'Job', type: 'ADDED', object: deepCopy(js.job) });
+    for (const o of this.aiJobStore.values()) initial.push({ kind: 'AIJob', type: 'ADDED', object: o });
+    for (const js of this.jobStore.values()) initial.push({ kind: 'Job', type: 'ADDED', object: js.job });
     for (const ps of this.podStore.values()) {
-      if (ps.watched) initial.push({ kind: 'Pod', type: 'ADDED', object: deepCopy(ps.pod) });
+      if (ps.watched) initial.push({ kind: 'Pod', type: 'ADDED', object: ps.pod });
     }
-    for (const ns of this.nodeStore.values()) initial.push({ kind: 'Node', type: 'ADDED', object: deepCopy(ns.node) });
+    for (const ns of this.nodeStore.values()) initial.push({ kind: 'Node', type: 'ADDED', object: ns.node });
     const stream = new WatchStream(watcher);
     this.watchers.add(stream);
     await new Promise<void>((resolve) => stream.start(initial, resolve));
@@ -300,8 +335,11 @@ export class SimCluster implements ClusterPort {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const cancel of [...this.timers]) cancel();
-    this.timers.clear();
+    this.cancelArmed?.();
+    this.cancelArmed = undefined;
+    this.armedAt = Number.POSITIVE_INFINITY;
+    this.timerQueue.clear();
+    this.cancelledTimers = 0;
     for (const w of this.watchers) w.stop();
     this.watchers.clear();
   }
@@ -331,7 +369,7 @@ export class SimCluster implements ClusterPort {
     const added = this.addNodesInternal(pool);
     this.schedulerDirty = true;
     this.settle();
-    return added.map((n) => deepCopy(n));
+    return added;
   }
 
   /** Marks a node Ready or NotReady. NotReady nodes take no new pods; running pods carry on. */
@@ -340,8 +378,9 @@ export class SimCluster implements ClusterPort {
     if (!ns) throw new ClusterError('NotFound', `nodes "${name}" not found`);
     if (ns.ready === ready) return;
     ns.ready = ready;
-    ns.node.status = { ...ns.node.status, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] };
-    ns.node.metadata.resourceVersion = this.nextRv();
+    this.capacityGen++;
+    const status = deepFreeze({ ...ns.node.status, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] });
+    ns.node = withFields(ns.node, { metadata: this.bumped(ns.node.metadata), status });
     this.emit({ kind: 'Node', type: 'MODIFIED', object: ns.node });
     this.schedulerDirty = ready;
     this.settle();
@@ -352,6 +391,7 @@ export class SimCluster implements ClusterPort {
     const ns = this.nodeStore.get(name);
     if (!ns) return;
     this.nodeStore.delete(name);
+    this.capacityGen++;
     this.emit({ kind: 'Node', type: 'DELETED', object: ns.node });
     for (const ps of [...this.podStore.values()]) {
       if (ps.node === ns) this.deletePod(ps, `node ${name} removed`);
@@ -361,34 +401,34 @@ export class SimCluster implements ClusterPort {
 
   // ---------------------------------------------------------------- inspection
 
+  // Objects are immutable, so these hand out the stored objects themselves.
+
   nodes(): K8sNode[] {
-    return [...this.nodeStore.values()].map((ns) => deepCopy(ns.node));
+    return [...this.nodeStore.values()].map((ns) => ns.node);
   }
 
   pods(): K8sPod[] {
-    return [...this.podStore.values()].map((ps) => deepCopy(ps.pod));
+    return [...this.podStore.values()].map((ps) => ps.pod);
   }
 
   podsOfJob(jobName: string): K8sPod[] {
-    return (this.jobStore.get(jobName)?.pods ?? []).map((ps) => deepCopy(ps.pod));
+    return (this.jobStore.get(jobName)?.pods ?? []).map((ps) => ps.pod);
   }
 
   jobs(): K8sJob[] {
-    return [...this.jobStore.values()].map((js) => deepCopy(js.job));
+    return [...this.jobStore.values()].map((js) => js.job);
   }
 
   job(name: string): K8sJob | undefined {
-    const js = this.jobStore.get(name);
-    return js ? deepCopy(js.job) : undefined;
+    return this.jobStore.get(name)?.job;
   }
 
   aiJobs(): AIJob[] {
-    return [...this.aiJobStore.values()].map((o) => deepCopy(o));
+    return [...this.aiJobStore.values()];
   }
 
   aiJob(name: string): AIJob | undefined {
-    const o = this.aiJobStore.get(name);
-    return o ? deepCopy(o) : undefined;
+    return this.aiJobStore.get(name);
   }
 
   /** Capacity and what bound pods hold, per pool. Capacity counts every node, ready or not. */
@@ -436,8 +476,9 @@ export class SimCluster implements ClusterPort {
   }
 
   /**
-   * Sets what the API server sets on create. Assigned in place: an object spread here would give
-   * every stored object its own hidden class in V8, costing about a kilobyte per object.
+   * Sets what the API server sets on create, on metadata the sim builds itself (then frozen by the
+   * caller). Assigned in place: an object spread here would give every stored object its own hidden
+   * class in V8, costing about a kilobyte per object.
    */
   private stamp(meta: ObjectMeta, namespaced = true): void {
     if (namespaced) meta.namespace = this.namespace;
@@ -446,25 +487,84 @@ export class SimCluster implements ClusterPort {
     meta.creationTimestamp = iso(this.clock.now());
   }
 
-  private emit(event: ClusterEvent): void {
-    for (const w of this.watchers) w.push({ kind: event.kind, type: event.type, object: deepCopy(event.object) } as ClusterEvent);
+  /** A frozen copy of a caller's metadata with what the API server sets on create. */
+  private stamped(meta: ObjectMeta, immutable: boolean): ObjectMeta {
+    const out: Record<string, unknown> = {};
+    const src = meta as unknown as Record<string, unknown>;
+    for (const key in src) out[key] = immutable ? src[key] : freezeCopy(src[key]);
+    this.stamp(out as unknown as ObjectMeta);
+    return Object.freeze(out) as unknown as ObjectMeta;
   }
 
-  /** A sim timer: cancelled by close(), and lets the controllers react after it fires. */
-  private timer(atMs: number, fn: () => void): () => void {
-    if (this.closed) return () => undefined;
-    let cancelClock: () => void = () => undefined;
-    const cancel = (): void => {
-      this.timers.delete(cancel);
-      cancelClock();
-    };
-    cancelClock = this.clock.setTimer(atMs, () => {
-      this.timers.delete(cancel);
-      fn();
-      this.settle();
-    });
-    this.timers.add(cancel);
-    return cancel;
+  /** The metadata of the next version of an object: a new resourceVersion. */
+  private bumped(meta: ObjectMeta): ObjectMeta {
+    return withFields(meta, { resourceVersion: this.nextRv() });
+  }
+
+  /** Queues the event for every watcher: one (immutable) event object for all of them. */
+  private emit(event: ClusterEvent): void {
+    if (this.watchers.size === 0) return;
+    Object.freeze(event);
+    for (const w of this.watchers) w.push(event);
+  }
+
+  /**
+   * A sim timer: cancelled by close(), and lets the controllers react after it fires. Timers wait in
+   * one queue with only the earliest armed on the clock, so a Job's deadline costs a heap entry, not
+   * a clock timer; they run in (time, creation) order, as the clock runs its own timers.
+   */
+  private timer<T>(atMs: number, fn: (arg: T) => void, arg: T): SimTimer {
+    // fn(arg) rather than a closure per timer: every Job has a deadline timer, so they add up.
+    const t: SimTimer = { at: atMs, seq: this.timerSeq++, fn: fn as (arg: unknown) => void, arg, done: this.closed };
+    if (this.closed) return t;
+    this.timerQueue.push(t);
+    if (atMs < this.armedAt) this.arm();
+    return t;
+  }
+
+  private cancel(t: SimTimer | undefined): void {
+    if (!t || t.done) return;
+    t.done = true;
+    // Cancelled timers are dropped lazily; the queue is compacted when they are the majority.
+    if (++this.cancelledTimers > 1024 && this.cancelledTimers * 2 > this.timerQueue.size) {
+      this.timerQueue.retain((x) => !x.done);
+      this.cancelledTimers = 0;
+    }
+  }
+
+  /** Arms one clock timer for the earliest live sim timer (if it is not armed already). */
+  private arm(): void {
+    let next = this.timerQueue.peek();
+    while (next?.done) {
+      this.timerQueue.pop();
+      this.cancelledTimers = Math.max(0, this.cancelledTimers - 1);
+      next = this.timerQueue.peek();
+    }
+    const at = next ? next.at : Number.POSITIVE_INFINITY;
+    if (at === this.armedAt) return;
+    this.cancelArmed?.();
+    this.armedAt = at;
+    this.cancelArmed = next ? this.clock.setTimer(at, () => this.fireTimers()) : undefined;
+  }
+
+  /** Runs every sim timer that is due, in order (including ones they set that are due too). */
+  private fireTimers(): void {
+    this.armedAt = Number.POSITIVE_INFINITY;
+    this.cancelArmed = undefined;
+    try {
+      for (let t = this.timerQueue.peek(); t && t.at <= this.clock.now() && !this.closed; t = this.timerQueue.peek()) {
+        this.timerQueue.pop();
+        if (t.done) {
+          this.cancelledTimers = Math.max(0, this.cancelledTimers - 1);
+          continue;
+        }
+        t.done = true;
+        t.fn(t.arg);
+        this.settle();
+      }
+    } finally {
+      if (!this.closed) this.arm();
+    }
   }
 
   /** Runs the Job controller and the scheduler until neither has anything left to react to. */
@@ -505,10 +605,12 @@ export class SimCluster implements ClusterPort {
       while (this.nodeStore.has(name));
       const node = makeNode(name, pool);
       this.stamp(node.metadata, false);
+      deepFreeze(node);
       this.nodeStore.set(name, nodeState(node, this.nodeOrder++));
       this.emit({ kind: 'Node', type: 'ADDED', object: node });
       added.push(node);
     }
+    this.capacityGen++;
     return added;
   }
 
@@ -523,7 +625,7 @@ export class SimCluster implements ClusterPort {
       if (Number.isFinite(spec.activeDeadlineSeconds) && spec.activeDeadlineSeconds > 0) {
         const at = now + spec.activeDeadlineSeconds * 1000;
         js.deadlineAt = at;
-        js.deadlineTimer = this.timer(at, () => this.dirtyJobs.add(js));
+        js.deadlineTimer = this.timer(at, this.markDirty, js);
       }
     }
     const backoffLimit = Number.isFinite(spec.backoffLimit) && spec.backoffLimit >= 0 ? spec.backoffLimit : DEFAULT_BACKOFF_LIMIT;
@@ -545,10 +647,7 @@ export class SimCluster implements ClusterPort {
         if (now >= js.backoffUntil) {
           for (let n = js.active; n < want; n++) this.createPod(js);
         } else if (!js.backoffTimer) {
-          js.backoffTimer = this.timer(js.backoffUntil, () => {
-            js.backoffTimer = undefined;
-            this.dirtyJobs.add(js);
-          });
+          js.backoffTimer = this.timer(js.backoffUntil, this.backoffOver, js);
         }
       }
     }
@@ -560,9 +659,9 @@ export class SimCluster implements ClusterPort {
     if (reason) condition.reason = reason;
     if (message) condition.message = message;
     condition.lastTransitionTime = iso(this.clock.now());
-    js.condition = condition;
-    js.deadlineTimer?.();
-    js.backoffTimer?.();
+    js.condition = Object.freeze(condition);
+    this.cancel(js.deadlineTimer);
+    this.cancel(js.backoffTimer);
     js.deadlineTimer = js.backoffTimer = undefined;
     const leftovers = activePods(js);
     // Like the 1.20 controller, a failed Job counts the pods it kills as failed.
@@ -595,9 +694,8 @@ export class SimCluster implements ClusterPort {
     if (js.active > 0) next.active = js.active;
     if (js.succeeded > 0) next.succeeded = js.succeeded;
     if (js.failed > 0) next.failed = js.failed;
-    if (js.condition) next.conditions = [js.condition];
-    js.job.status = next;
-    js.job.metadata.resourceVersion = this.nextRv();
+    if (js.condition) next.conditions = Object.freeze([js.condition]) as JobCondition[];
+    js.job = withFields(js.job, { metadata: this.bumped(js.job.metadata), status: Object.freeze(next) });
     this.emit({ kind: 'Job', type: 'MODIFIED', object: js.job });
   }
 
@@ -607,22 +705,31 @@ export class SimCluster implements ClusterPort {
     do name = [js.name, randomSuffix()].join('-');
     while (this.podStore.has(name));
     const labels: Record<string, string> = {};
-    const tmplLabels = tmpl.metadata.labels ?? {};
+    const tmplLabels = tmpl.metadata?.labels ?? {};
     for (const key in tmplLabels) labels[key] = tmplLabels[key] as string;
     labels['controller-uid'] = js.uid;
     labels['job-name'] = js.name;
     const metadata: ObjectMeta = { name };
     this.stamp(metadata);
-    metadata.labels = labels;
-    // Shared with the template: the sim never mutates either, and everything handed out is a copy.
-    metadata.annotations = tmpl.metadata.annotations ?? {};
-    metadata.ownerReferences = [{ apiVersion: 'batch/v1', kind: 'Job', name: js.name, uid: js.uid, controller: true, blockOwnerDeletion: true }];
-    const pod: K8sPod = {
-      metadata,
-      spec: { containers: tmpl.spec.containers },
-      status: { phase: 'Pending' },
+    metadata.labels = Object.freeze(labels);
+    // Shared with the template (immutable, like the pod's spec and status).
+    metadata.annotations = tmpl.metadata?.annotations ?? EMPTY_MAP;
+    metadata.ownerReferences = Object.freeze([
+      Object.freeze({ apiVersion: 'batch/v1', kind: 'Job', name: js.name, uid: js.uid, controller: true, blockOwnerDeletion: true }),
+    ]) as ObjectMeta['ownerReferences'];
+    const pod: K8sPod = Object.freeze({ metadata: Object.freeze(metadata), spec: js.podSpec, status: POD_PENDING });
+    // Every field is set here, so all PodStates (and JobStates) share one hidden class, fields in-object.
+    const ps: PodState = {
+      pod,
+      job: js,
+      seq: this.podSeq++,
+      phase: 'pending',
+      node: undefined,
+      timer: undefined,
+      outcome: undefined,
+      startedAt: undefined,
+      watched: labels[LABEL_JOB_ID] !== undefined,
     };
-    const ps: PodState = { pod, job: js, seq: this.podSeq++, phase: 'pending', watched: pod.metadata.labels?.[LABEL_JOB_ID] !== undefined };
     this.podStore.set(name, ps);
     js.pods.push(ps);
     js.active++;
@@ -642,12 +749,12 @@ export class SimCluster implements ClusterPort {
     this.release(ps);
     if (ps.phase !== 'done') js.active--;
     ps.phase = 'done';
-    ps.timer?.();
+    this.cancel(ps.timer);
     ps.timer = undefined;
     this.podStore.delete(name);
     const i = js.pods.indexOf(ps);
     if (i >= 0) js.pods.splice(i, 1);
-    ps.pod.metadata.deletionTimestamp = iso(this.clock.now());
+    ps.pod = withFields(ps.pod, { metadata: withFields(ps.pod.metadata, { deletionTimestamp: iso(this.clock.now()) }) });
     if (wasRunning) this.log(js, 'pod', name, 'killed:', why);
     this.emitPod(ps, 'DELETED');
     if (!js.condition && !js.deleted) this.dirtyJobs.add(js);
@@ -655,8 +762,8 @@ export class SimCluster implements ClusterPort {
 
   private removeJob(js: JobState): void {
     js.deleted = true;
-    js.deadlineTimer?.();
-    js.backoffTimer?.();
+    this.cancel(js.deadlineTimer);
+    this.cancel(js.backoffTimer);
     js.deadlineTimer = js.backoffTimer = undefined;
     this.jobStore.delete(js.name);
     this.dirtyJobs.delete(js);
@@ -677,6 +784,15 @@ export class SimCluster implements ClusterPort {
    * of identical pods costs one placement attempt rather than one per pod.
    */
   private schedulePending(): void {
+    // One group of waiting pods (the common case: jobs of one shape) needs no ordering across groups.
+    if (this.pending.size === 1) {
+      for (const [key, group] of this.pending) {
+        let ps = group.front();
+        if (!ps) this.pending.delete(key);
+        while (ps && this.scheduleFront(group, ps)) ps = group.front();
+      }
+      return;
+    }
     const heap = new MinHeap<[PendingGroup, PodState]>((a, b) => a[1].seq < b[1].seq);
     for (const [key, group] of this.pending) {
       const front = group.front();
@@ -685,30 +801,50 @@ export class SimCluster implements ClusterPort {
     }
     for (let top = heap.pop(); top; top = heap.pop()) {
       const [group, ps] = top;
+      if (this.scheduleFront(group, ps)) {
+        const next = group.front();
+        if (next) heap.push([group, next]);
+      }
+    }
+  }
+
+  /**
+   * One scheduling attempt for a group's oldest waiting pod. True when it was bound (the group's next
+   * pod may fit too); false when it does not fit, and then neither does any other pod of the group.
+   */
+  private scheduleFront(group: PendingGroup, ps: PodState): boolean {
+    let message: string;
+    if (group.failedGen === this.capacityGen) {
+      // Nothing placement looks at changed since this group's front pod failed: neither would this one.
+      message = group.failedMessage;
+    } else {
       const placement = placePod(this.nodeStore.values(), ps.job.req, ps.job.selector);
       if (placement.node) {
         group.head++;
         this.bind(ps, placement.node);
-        const next = group.front();
-        if (next) heap.push([group, next]);
-        continue;
+        return true;
       }
-      // Every pod waiting for the same reason shares one message string.
-      const message = placement.message === this.lastUnschedulable ? this.lastUnschedulable : (this.lastUnschedulable = placement.message);
-      this.markUnschedulable(ps, message);
-      for (let i = Math.max(group.head + 1, group.attemptedUpTo); i < group.items.length; i++) {
-        const other = group.items[i] as PodState;
-        if (other.phase === 'pending') this.markUnschedulable(other, message);
-      }
-      group.attemptedUpTo = group.items.length;
+      // Every pod waiting for the same reason shares one message string (and one status object).
+      message = placement.message === this.unschedulableStatus.message ? this.unschedulableStatus.message : placement.message;
+      group.failedGen = this.capacityGen;
+      group.failedMessage = message;
     }
+    this.markUnschedulable(ps, message);
+    for (let i = Math.max(group.head + 1, group.attemptedUpTo); i < group.items.length; i++) {
+      const other = group.items[i] as PodState;
+      if (other.phase === 'pending') this.markUnschedulable(other, message);
+    }
+    group.attemptedUpTo = group.items.length;
+    return false;
   }
 
   private markUnschedulable(ps: PodState, message: string): void {
     if (ps.pod.status?.message === message) return;
     const first = ps.pod.status?.reason !== 'Unschedulable';
-    ps.pod.status = { phase: 'Pending', reason: 'Unschedulable', message };
-    ps.pod.metadata.resourceVersion = this.nextRv();
+    if (this.unschedulableStatus.message !== message) {
+      this.unschedulableStatus = Object.freeze({ phase: 'Pending', reason: 'Unschedulable', message });
+    }
+    ps.pod = withFields(ps.pod, { metadata: this.bumped(ps.pod.metadata), status: this.unschedulableStatus });
     if (first) this.log(ps.job, 'pod', ps.pod.metadata.name, 'unschedulable:', message);
     this.emitPod(ps, 'MODIFIED');
   }
@@ -719,17 +855,21 @@ export class SimCluster implements ClusterPort {
     ns.allocated.memoryMb += req.memoryMb;
     ns.allocated.gpu += req.gpu;
     ns.allocated.pods += 1;
+    this.capacityGen++;
     ps.node = ns;
     ps.phase = 'bound';
-    ps.pod.spec = { containers: ps.pod.spec.containers, nodeName: ns.name };
-    ps.pod.status = {
-      phase: 'Pending',
-      containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { waiting: { reason: 'ContainerCreating' } }, restartCount: 0 })),
-    };
-    ps.pod.metadata.resourceVersion = this.nextRv();
+    const containers = ps.pod.spec.containers;
+    ps.pod = withFields(ps.pod, {
+      metadata: this.bumped(ps.pod.metadata),
+      spec: Object.freeze({ containers, nodeName: ns.name }),
+      status: deepFreeze({
+        phase: 'Pending',
+        containerStatuses: containers.map((c) => ({ name: c.name, state: { waiting: { reason: 'ContainerCreating' } }, restartCount: 0 })),
+      }),
+    });
     this.log(ps.job, 'pod', ps.pod.metadata.name, 'scheduled on node', ns.name);
     this.emitPod(ps, 'MODIFIED');
-    ps.timer = this.timer(this.clock.now() + this.startDelayMs, () => this.startPod(ps));
+    ps.timer = this.timer(this.clock.now() + this.startDelayMs, this.startPodFn, ps);
   }
 
   /** Gives a pod's node resources back; waiting pods get another chance. */
@@ -741,6 +881,7 @@ export class SimCluster implements ClusterPort {
     ns.allocated.memoryMb -= req.memoryMb;
     ns.allocated.gpu -= req.gpu;
     ns.allocated.pods -= 1;
+    this.capacityGen++;
     this.schedulerDirty = true;
   }
 
@@ -760,15 +901,17 @@ export class SimCluster implements ClusterPort {
     const now = this.clock.now();
     const startedAt = iso(now);
     ps.startedAt = startedAt;
-    ps.pod.status = {
-      phase: 'Running',
-      startTime: startedAt,
-      containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { running: { startedAt } }, restartCount: 0 })),
-    };
-    ps.pod.metadata.resourceVersion = this.nextRv();
+    ps.pod = withFields(ps.pod, {
+      metadata: this.bumped(ps.pod.metadata),
+      status: deepFreeze({
+        phase: 'Running',
+        startTime: startedAt,
+        containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { running: { startedAt } }, restartCount: 0 })),
+      }),
+    });
     this.log(js, 'pod', ps.pod.metadata.name, 'started', `(image ${ps.pod.spec.containers[0]?.image ?? '?'})`);
     this.emitPod(ps, 'MODIFIED');
-    ps.timer = this.timer(now + w.durationS * 1000, () => this.finishPod(ps));
+    ps.timer = this.timer(now + w.durationS * 1000, this.finishPodFn, ps);
   }
 
   private finishPod(ps: PodState): void {
@@ -781,12 +924,18 @@ export class SimCluster implements ClusterPort {
     ps.timer = undefined;
     const finishedAt = iso(now);
     const terminated = { reason, exitCode, startedAt: ps.startedAt ?? finishedAt, finishedAt };
-    ps.pod.status = {
-      phase,
-      startTime: ps.startedAt ?? finishedAt,
-      containerStatuses: ps.pod.spec.containers.map((c) => ({ name: c.name, state: { terminated: { ...terminated } }, restartCount: 0 })),
-    };
-    ps.pod.metadata.resourceVersion = this.nextRv();
+    ps.pod = withFields(ps.pod, {
+      metadata: this.bumped(ps.pod.metadata),
+      status: deepFreeze({
+        phase,
+        startTime: ps.startedAt ?? finishedAt,
+        containerStatuses: ps.pod.spec.containers.map((c) => ({
+          name: c.name,
+          state: { terminated: { reason, exitCode, startedAt: terminated.startedAt, finishedAt } },
+          restartCount: 0,
+        })),
+      }),
+    });
     this.log(js, 'pod', ps.pod.metadata.name, 'exited with code', String(exitCode), `(${reason})`);
     this.emitPod(ps, 'MODIFIED');
     js.active--;
@@ -804,12 +953,49 @@ export class SimCluster implements ClusterPort {
   }
 }
 
+interface SimTimer {
+  at: number;
+  seq: number;
+  fn: (arg: unknown) => void;
+  arg: unknown;
+  /** Fired or cancelled. */
+  done: boolean;
+}
+
+function callIt(fn: () => void): void {
+  fn();
+}
+
+const EMPTY_JOB_STATUS: NonNullable<K8sJob['status']> = Object.freeze({});
+const EMPTY_MAP: Record<string, string> = Object.freeze({});
+const POD_PENDING: NonNullable<K8sPod['status']> = Object.freeze({ phase: 'Pending' });
+
+/**
+ * A frozen deep copy of an object a caller wrote, with some top-level fields given instead. The parts
+ * of an immutable object (see core/immutable.ts) are taken as they are.
+ */
+function copyWith<T extends object>(obj: T, fields: Partial<T>): T {
+  const out: Record<string, unknown> = {};
+  const src = obj as Record<string, unknown>;
+  const given = fields as Record<string, unknown>;
+  const immutable = isImmutable(obj);
+  for (const key in src) out[key] = key in given ? given[key] : immutable ? src[key] : freezeCopy(src[key]);
+  for (const key in given) if (!(key in out)) out[key] = given[key];
+  return Object.freeze(out) as T;
+}
+
 function activePods(js: JobState): PodState[] {
   return js.pods.filter((ps) => ps.phase !== 'done');
 }
 
 function randomSuffix(): string {
-  const c = (): number => NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * NAME_ALPHABET.length));
-  return String.fromCharCode(c(), c(), c(), c(), c());
+  const n = NAME_ALPHABET.length;
+  return String.fromCharCode(
+    NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * n)),
+    NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * n)),
+    NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * n)),
+    NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * n)),
+    NAME_ALPHABET.charCodeAt(Math.floor(Math.random() * n)),
+  );
 }
 
