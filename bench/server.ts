@@ -30,7 +30,9 @@ if (mode === 'bare') {
     port: 0,
     host: '127.0.0.1',
   };
-  const logger = createLogger(config.logLevel, pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }));
+  // BENCH_LOG_SYNC=0 measures a buffered (asynchronous) destination instead of pino's synchronous default.
+  const sync = process.env.BENCH_LOG_SYNC !== '0';
+  const logger = createLogger(config.logLevel, pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync }));
   const cluster = new SimCluster({ namespace: config.namespace, clock: new ScaledClock(1) });
   const runway = await createRunway(config, { cluster, logger });
   console.log(await runway.listen());

@@ -13,7 +13,7 @@ import {
   TenantHeaderSchema,
 } from '../schemas.js';
 import { JobSpecSchema } from '../../core/job-spec.js';
-import { jobView, jobViewJson } from '../views.js';
+import { jobView } from '../views.js';
 
 const errorResponses = { 400: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
 
@@ -48,8 +48,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: AppDeps): void {
         request.facts.job_id = out.job_id;
         request.facts.estimated_cost = out.estimated_cost.total;
         void reply.header('Location', `/v1/jobs/${out.job_id}`);
-        // Serialized here (the same bytes JSON.stringify writes), reusing the estimate's cached JSON.
-        return reply.code(replay ? 200 : 201).type('application/json; charset=utf-8').send(jobViewJson(out));
+        return reply.code(replay ? 200 : 201).send(out);
       },
     );
 
