@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { Controller } from './controller/controller.js';
 import { JobService } from './controller/job-service.js';
 import { JobStore } from './controller/job-store.js';
+import { PolicyStore } from './controller/policy-store.js';
 import { QuotaLedger } from './core/quota.js';
 import { TokenBucketLimiter } from './core/rate-limit.js';
 import { ALWAYS_LEADER, type LeaderElector } from './controller/leader-election.js';
@@ -23,6 +24,8 @@ export interface Runway {
   controller: Controller;
   service: JobService;
   store: JobStore;
+  /** Queues, node pools and tenant policies, as the cluster holds them. */
+  policies: PolicyStore;
   ledger: QuotaLedger;
   metrics: Metrics;
   logger: Logger;
@@ -47,6 +50,7 @@ export const VERSION: string = (
 export async function createRunway(config: Config, opts: RunwayOptions): Promise<Runway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const store = new JobStore();
+  const policies = new PolicyStore(config);
   const ledger = new QuotaLedger();
   const metrics = createMetrics({
     sources: {
@@ -73,6 +77,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     rates: config.rates,
     isLeader,
     inflight,
+    policies,
   });
   const service = new JobService({
     config,
@@ -97,7 +102,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     };
     elector.start();
   }
-  const app = await buildApp({ config, cluster, controller, service, metrics, logger, version: VERSION });
+  const app = await buildApp({ config, cluster, controller, service, policies, metrics, logger, version: VERSION });
 
   return {
     config,
@@ -106,6 +111,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     controller,
     service,
     store,
+    policies,
     ledger,
     metrics,
     logger,

@@ -11,6 +11,7 @@ import type { ClusterPort } from '../cluster/types.js';
 import type { Config } from '../config.js';
 import type { Controller } from '../controller/controller.js';
 import type { JobService } from '../controller/job-service.js';
+import type { PolicyStore } from '../controller/policy-store.js';
 import { errors, RunwayError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -23,6 +24,8 @@ export interface AppDeps {
   cluster: ClusterPort;
   controller: Controller;
   service: JobService;
+  /** Queues, node pools and tenant policies (read by the policy routes and admission). */
+  policies: PolicyStore;
   metrics: Metrics;
   logger: Logger;
   version: string;

@@ -5,6 +5,7 @@
  */
 import type { JobSpec } from '../core/job-spec.js';
 import type { K8sJob, K8sNode, K8sPod, ObjectMeta } from '../core/k8s.js';
+import type { AIJobQueue, ComputeCluster, TenantPolicy } from '../core/policy.js';
 import type { AIJobStatus } from '../core/status.js';
 
 export const RUNWAY_API_VERSION = 'runway.dev/v1alpha1';
@@ -24,7 +25,11 @@ export type ClusterEvent =
   | { kind: 'AIJob'; type: WatchEventType; object: AIJob }
   | { kind: 'Job'; type: WatchEventType; object: K8sJob }
   | { kind: 'Pod'; type: WatchEventType; object: K8sPod }
-  | { kind: 'Node'; type: WatchEventType; object: K8sNode };
+  | { kind: 'Node'; type: WatchEventType; object: K8sNode }
+  // Policy resources (cluster-scoped): queues, node pools, tenant guardrails.
+  | { kind: 'AIJobQueue'; type: WatchEventType; object: AIJobQueue }
+  | { kind: 'ComputeCluster'; type: WatchEventType; object: ComputeCluster }
+  | { kind: 'TenantPolicy'; type: WatchEventType; object: TenantPolicy };
 
 export interface ClusterWatcher {
   /** Called for every object on the initial list (as ADDED), then for every change. */

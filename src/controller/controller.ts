@@ -17,6 +17,7 @@ import { lastFailureReason } from '../observability/cluster-gauges.js';
 import type { Metrics } from '../observability/metrics.js';
 import { attemptManifest, type AttemptSettings } from './attempt.js';
 import { phaseOf, type JobStore } from './job-store.js';
+import type { PolicyStore } from './policy-store.js';
 
 export interface ControllerDeps {
   cluster: ClusterPort;
@@ -29,6 +30,8 @@ export interface ControllerDeps {
   isLeader(): boolean;
   /** Job ids the submit path is still creating: the controller leaves them alone until it is done. */
   inflight: ReadonlySet<string>;
+  /** Queues, node pools and tenant policies: policy events go there. */
+  policies: PolicyStore;
 }
 
 /** The status fields whose change is worth a write. */
@@ -170,6 +173,7 @@ export class Controller {
   }
 
   private onEvent(e: ClusterEvent): void {
+    if (this.deps.policies.onEvent(e)) return;
     switch (e.kind) {
       case 'AIJob': {
         const id = e.object.metadata.name;
