@@ -6,6 +6,7 @@
  */
 import type { AIJob, ClusterEvent, ClusterPort, ClusterWatcher } from '../src/cluster/types.js';
 import type { K8sJob } from '../src/core/k8s.js';
+import type { PolicyKind, PolicyResource } from '../src/core/policy.js';
 import type { AIJobStatus } from '../src/core/status.js';
 
 const wire = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -45,6 +46,14 @@ export class WirePort implements ClusterPort {
 
   deleteJob(name: string): Promise<void> {
     return this.inner.deleteJob(name);
+  }
+
+  async putPolicy(obj: PolicyResource): Promise<PolicyResource> {
+    return wire(await this.inner.putPolicy(wire(obj)));
+  }
+
+  deletePolicy(kind: PolicyKind, name: string): Promise<boolean> {
+    return this.inner.deletePolicy(kind, name);
   }
 
   watch(watcher: ClusterWatcher): Promise<() => void> {

@@ -30,6 +30,17 @@ export interface Config {
   gpuTolerations: string[];
   /** GPU pods are placed on nodes with these labels. */
   gpuNodeSelector: Record<string, string>;
+  /**
+   * RUNWAY_ADMIN_TOKEN: when set, policy writes (PUT/DELETE of queues, clusters, tenants) need
+   * `Authorization: Bearer <token>`. A secret: from the environment only, never logged.
+   */
+  adminToken?: string;
+  /** Delay before the first Runway-level retry; later ones multiply it by the backoff multiplier. */
+  retryBaseDelayS: number;
+  /** Retries a job in a queued queue gets when neither it nor its queue sets a retry policy. */
+  queuedMaxRetries: number;
+  /** Status writes and Job creations the scheduling loop keeps in flight at once. */
+  admitConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -103,11 +114,24 @@ function list(env: Env, name: string): string[] {
     .filter(Boolean);
 }
 
+/** An optional secret: printable ASCII without spaces, so it fits an Authorization header as it is. */
+function secret(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[\x21-\x7e]{16,4096}$/.test(raw)) {
+    // The value is a secret: say what is wrong with it, never what it is.
+    throw new ConfigError(`${name} is invalid: expected 16 to 4096 printable ASCII characters without spaces (got ${raw.length} characters)`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const namespace = dnsLabel(env, 'RUNWAY_NAMESPACE', 'jobs');
+  const adminToken = secret(env, 'RUNWAY_ADMIN_TOKEN');
   const perMin = number(env, 'RUNWAY_RATE_LIMIT_PER_MIN', 60, { exclusiveMin: 0, max: 60_000_000 });
   const host = read(env, 'HOST') ?? '127.0.0.1';
   return {
+    ...(adminToken !== undefined ? { adminToken } : {}),
     port: number(env, 'PORT', 8000, { integer: true, min: 0, max: 65535 }),
     host,
     cluster: oneOf(env, 'RUNWAY_CLUSTER', ['sim', 'kube'] as const, 'sim'),
@@ -148,5 +172,8 @@ export function loadConfig(env: Env = process.env): Config {
         return [k, v];
       }),
     ),
+    retryBaseDelayS: number(env, 'RUNWAY_RETRY_BASE_DELAY_S', 10, { min: 0, max: 86_400 }),
+    queuedMaxRetries: number(env, 'RUNWAY_QUEUED_MAX_RETRIES', 2, { integer: true, min: 0, max: 20 }),
+    admitConcurrency: number(env, 'RUNWAY_ADMIT_CONCURRENCY', 32, { integer: true, min: 1, max: 1024 }),
   };
 }

@@ -11,6 +11,8 @@ import { Controller } from './controller/controller.js';
 import { JobService } from './controller/job-service.js';
 import { JobStore } from './controller/job-store.js';
 import { PolicyStore } from './controller/policy-store.js';
+import { SchedulingLoop } from './controller/scheduling-loop.js';
+import type { AIJob } from './cluster/types.js';
 import { QuotaLedger } from './core/quota.js';
 import { TokenBucketLimiter } from './core/rate-limit.js';
 import { ALWAYS_LEADER, type LeaderElector } from './controller/leader-election.js';
@@ -26,6 +28,7 @@ export interface Runway {
   store: JobStore;
   /** Queues, node pools and tenant policies, as the cluster holds them. */
   policies: PolicyStore;
+  scheduler: SchedulingLoop;
   ledger: QuotaLedger;
   metrics: Metrics;
   logger: Logger;
@@ -62,7 +65,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     },
   });
   const limiter = new TokenBucketLimiter(config.rateLimitPerMin, config.rateLimitBurst, opts.now ?? Date.now);
-  const inflight = new Set<string>();
+  const inflight = new Map<string, AIJob>();
   const { elector } = opts;
   const isLeader = elector ? () => elector.isLeader() : ALWAYS_LEADER.isLeader;
   const { cluster } = opts;
@@ -78,7 +81,21 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     isLeader,
     inflight,
     policies,
+    retry: { baseDelayMs: config.retryBaseDelayS * 1000, queuedMaxRetries: config.queuedMaxRetries },
   });
+  const scheduler = new SchedulingLoop({
+    cluster,
+    store,
+    ledger,
+    controller,
+    policies,
+    metrics,
+    logger,
+    defaultQuota: () => ({ gpu: config.tenantGpuQuota }),
+    isLeader,
+    admitConcurrency: config.admitConcurrency,
+  });
+  controller.onSchedulingNeeded(() => scheduler.trigger());
   const service = new JobService({
     config,
     cluster,
@@ -86,6 +103,8 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     ledger,
     limiter,
     controller,
+    scheduler,
+    policies,
     metrics,
     logger,
     inflight,
@@ -94,15 +113,19 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
   });
 
   await controller.start();
+  scheduler.trigger();
   if (elector) {
     elector.onChange = (leading) => {
       logger.info({ identity: elector.identity, leading }, leading ? 'became the leader' : 'stopped leading');
       // A new leader re-examines every job: statuses a follower could not write, intents to finish.
-      if (leading) controller.resyncAll();
+      if (leading) {
+        controller.resyncAll();
+        scheduler.trigger();
+      }
     };
     elector.start();
   }
-  const app = await buildApp({ config, cluster, controller, service, policies, metrics, logger, version: VERSION });
+  const app = await buildApp({ config, cluster, controller, service, policies, scheduler, metrics, logger, version: VERSION });
 
   return {
     config,
@@ -112,6 +135,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     service,
     store,
     policies,
+    scheduler,
     ledger,
     metrics,
     logger,
@@ -122,6 +146,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     async close() {
       await elector?.stop();
       await app.close();
+      scheduler.stop();
       controller.stop();
       await cluster.close();
     },

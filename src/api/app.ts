@@ -11,6 +11,7 @@ import type { ClusterPort } from '../cluster/types.js';
 import type { Config } from '../config.js';
 import type { Controller } from '../controller/controller.js';
 import type { JobService } from '../controller/job-service.js';
+import type { SchedulingLoop } from '../controller/scheduling-loop.js';
 import type { PolicyStore } from '../controller/policy-store.js';
 import { errors, RunwayError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -18,6 +19,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { BODY_LIMIT_BYTES, errorBody, sendError, toRunwayError } from './errors.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { ADMIN_SECURITY_SCHEME, registerPolicyRoutes } from './routes/policies.js';
 
 export interface AppDeps {
   config: Config;
@@ -26,6 +28,8 @@ export interface AppDeps {
   service: JobService;
   /** Queues, node pools and tenant policies (read by the policy routes and admission). */
   policies: PolicyStore;
+  /** The scheduling loop: queue positions, pending reasons, queue and node-pool views. */
+  scheduler: SchedulingLoop;
   metrics: Metrics;
   logger: Logger;
   version: string;
@@ -136,12 +140,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Submit batch and ML jobs to a shared Kubernetes cluster with per-tenant guardrails and a cost estimate. ' +
           'Every error has the shape {error: {code, message, details}, request_id}.',
       },
-      tags: [{ name: 'jobs' }, { name: 'operations' }],
+      tags: [{ name: 'jobs' }, { name: 'policies', description: 'queues, compute clusters and tenant policies' }, { name: 'operations' }],
+      components: {
+        securitySchemes: {
+          [ADMIN_SECURITY_SCHEME]: { type: 'http', scheme: 'bearer', description: 'RUNWAY_ADMIN_TOKEN, when set: needed for policy writes' },
+        },
+      },
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   registerJobRoutes(app, deps);
+  registerPolicyRoutes(app, deps);
   registerOpsRoutes(app, deps);
   return app;
 }

@@ -39,7 +39,56 @@ export const JobViewSchema = Type.Object({
   created_at: Type.String(),
   started_at: Type.Optional(Type.String()),
   finished_at: Type.Optional(Type.String()),
+  queue_position: Type.Optional(Type.Integer({ description: 'waiting jobs: 1-based place among the waiting jobs of the queue' })),
+  pending_reason: Type.Optional(Type.String({ description: 'waiting jobs: why, e.g. "needs 4 GPUs in pool gpu, 2 free; 3 jobs ahead; estimated start in 12 min"' })),
+  pending_cause: Type.Optional(Type.String({ description: 'Quota, Capacity, MaxConcurrency, PoolLimit, Backoff, Gang, Fairness' })),
+  estimated_start: Type.Optional(Type.String({ description: 'waiting jobs: estimated start from running jobs\' expected ends' })),
+  next_attempt_at: Type.Optional(Type.String({ description: 'RETRYING: when the next attempt is due' })),
+  failures: Type.Optional(Type.Integer({ description: 'failed attempts so far (retry budget spent)' })),
+  preemptions: Type.Optional(Type.Integer()),
+  pool: Type.Optional(Type.String({ description: 'node pool (ComputeCluster) of the current attempt' })),
+  admitted_at: Type.Optional(Type.String()),
   spec: Type.Record(Type.String(), Type.Unknown()),
+});
+
+const Amounts = Type.Object({ cpu: Type.Number(), memory_mb: Type.Number(), gpu: Type.Number() });
+
+export const QueueListSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      admission: Type.String({ description: 'direct or queued' }),
+      priority: Type.Integer(),
+      preemption_policy: Type.String(),
+      max_concurrency: Type.Optional(Type.Integer()),
+      clusters: Type.Array(Type.String()),
+      queued: Type.Integer({ description: 'jobs waiting (QUEUED, RETRYING)' }),
+      admitted: Type.Integer({ description: 'jobs admitted, not running yet (PENDING)' }),
+      running: Type.Integer(),
+      usage: Amounts,
+    }),
+  ),
+});
+
+export const NodePoolListSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      nodes: Type.Integer({ description: 'Ready, schedulable nodes' }),
+      capacity: Amounts,
+      allocated: Amounts,
+      free: Amounts,
+      max_jobs: Type.Optional(Type.Integer()),
+      max_gpus: Type.Optional(Type.Integer()),
+      running_jobs: Type.Integer({ description: 'admitted jobs placed in the pool' }),
+      queued_jobs: Type.Integer(),
+      queued_demand: Amounts,
+      head_job: Type.Optional(
+        Type.Object({ job_id: Type.String(), pending_reason: Type.String(), estimated_start: Type.Optional(Type.String()) }),
+      ),
+      exhausted: Type.Boolean({ description: 'no node, maxJobs reached, or no free GPU (GPU pools) / CPU or memory (others)' }),
+    }),
+  ),
 });
 
 export const JobListSchema = Type.Object({

@@ -1,5 +1,6 @@
 /** Human output for the CLI: aligned tables, key/value views, money, memory and ages. Pure functions. */
 import type { JobView } from '../api/views.js';
+import type { PoolView, QueueView } from '../controller/scheduling-loop.js';
 import type { CostEstimate } from '../core/cost.js';
 
 /** Statuses after which nothing more happens to a job unless a user retries it. */
@@ -113,7 +114,14 @@ export function jobDetails(job: JobView): string {
     ['Reason', job.reason],
     ['Exit code', job.exit_code === undefined ? undefined : String(job.exit_code)],
     ['Attempt', `${job.attempt} (pods started: ${job.attempts})`],
+    ['Failures', job.failures ? String(job.failures) : undefined],
+    ['Preemptions', job.preemptions ? String(job.preemptions) : undefined],
     ['Queue', `${job.queue} (priority ${job.priority})`],
+    ['Position', job.queue_position === undefined ? undefined : `${job.queue_position} in queue ${job.queue}`],
+    ['Waiting', job.pending_reason],
+    ['Est. start', job.estimated_start],
+    ['Next attempt', job.next_attempt_at],
+    ['Pool', job.pool],
     ['Image', s.image],
     ['Command', s.command?.length ? s.command.join(' ') : undefined],
     ['Resources', resources],
@@ -130,8 +138,51 @@ export function statusLine(job: JobView): string {
   let line = `${job.job_id}  ${job.status}`;
   if (job.reason) line += `  ${job.reason}`;
   if (job.exit_code !== undefined) line += `  exit ${job.exit_code}`;
-  if (job.message) line += `  ${job.message}`;
+  if (job.queue_position !== undefined) line += `  #${job.queue_position}`;
+  if (job.pending_reason) line += `  ${job.pending_reason}`;
+  else if (job.message) line += `  ${job.message}`;
   return line + '\n';
+}
+
+const amounts = (a: { cpu: number; memory_mb: number; gpu: number }) => `${round(a.cpu)} / ${memory(a.memory_mb)} / ${a.gpu}`;
+const round = (n: number) => String(Math.round(n * 1000) / 1000);
+
+/** The table `queues` prints. */
+export function queuesTable(queues: readonly QueueView[]): string {
+  return table(
+    ['QUEUE', 'ADMISSION', 'PRIORITY', 'PREEMPTION', 'MAX', 'QUEUED', 'ADMITTED', 'RUNNING', 'USAGE CPU / MEM / GPU'],
+    queues.map((q) => [
+      q.name,
+      q.admission,
+      String(q.priority),
+      q.preemption_policy,
+      q.max_concurrency === undefined ? '-' : String(q.max_concurrency),
+      String(q.queued),
+      String(q.admitted),
+      String(q.running),
+      amounts(q.usage),
+    ]),
+  );
+}
+
+/** The table `nodepools` prints. */
+export function poolsTable(pools: readonly PoolView[], now: number = Date.now()): string {
+  return table(
+    ['POOL', 'NODES', 'CAPACITY CPU / MEM / GPU', 'FREE CPU / MEM / GPU', 'RUNNING', 'QUEUED', 'HEAD ETA', 'EXHAUSTED'],
+    pools.map((p) => {
+      const eta = p.head_job?.estimated_start ? Date.parse(p.head_job.estimated_start) : NaN;
+      return [
+        p.name,
+        String(p.nodes),
+        amounts(p.capacity),
+        amounts(p.free),
+        String(p.running_jobs),
+        String(p.queued_jobs),
+        Number.isFinite(eta) ? `in ${Math.max(0, Math.ceil((eta - now) / 60_000))} min` : '-',
+        p.exhausted ? 'yes' : 'no',
+      ];
+    }),
+  );
 }
 
 /** Pretty JSON for a single document. */

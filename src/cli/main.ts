@@ -9,7 +9,18 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { JobView } from '../api/views.js';
 import type { CostEstimate } from '../core/cost.js';
 import { ApiError, ConnectionError, RunwayClient } from './client.js';
-import { costBreakdown, jobDetails, jobsTable, json, statusLine, submittedTable, TERMINAL_STATUSES } from './format.js';
+import type { PoolView, QueueView } from '../controller/scheduling-loop.js';
+import {
+  costBreakdown,
+  jobDetails,
+  jobsTable,
+  json,
+  poolsTable,
+  queuesTable,
+  statusLine,
+  submittedTable,
+  TERMINAL_STATUSES,
+} from './format.js';
 import { buildSpec, collectList, collectPair, parseInteger, parseNumber, UsageError, type SpecFlags } from './spec.js';
 
 export const DEFAULT_URL = 'http://localhost:8000';
@@ -188,6 +199,30 @@ async function logs(id: string, opts: { tail?: number }, cmd: Command): Promise<
   out(body === '' || body.endsWith('\n') ? body : body + '\n');
 }
 
+async function cancel(id: string, _opts: unknown, cmd: Command): Promise<void> {
+  const { output } = globals(cmd);
+  const { body } = await clientFor(cmd).request<JobView>('DELETE', jobPath(id));
+  out(output === 'json' ? json(body) : statusLine(body));
+}
+
+async function retry(id: string, _opts: unknown, cmd: Command): Promise<void> {
+  const { output } = globals(cmd);
+  const { body } = await clientFor(cmd).post<JobView>(`${jobPath(id)}/retry`, undefined);
+  out(output === 'json' ? json(body) : statusLine(body));
+}
+
+async function queues(_opts: unknown, cmd: Command): Promise<void> {
+  const { output } = globals(cmd);
+  const { body } = await clientFor(cmd).get<{ items: QueueView[] }>('/v1/queues');
+  out(output === 'json' ? json(body) : queuesTable(body.items));
+}
+
+async function nodepools(_opts: unknown, cmd: Command): Promise<void> {
+  const { output } = globals(cmd);
+  const { body } = await clientFor(cmd).get<{ items: PoolView[] }>('/v1/nodepools');
+  out(output === 'json' ? json(body) : poolsTable(body.items));
+}
+
 async function serveCommand(opts: { port?: number; host?: string }): Promise<void> {
   const overrides: { port?: number; host?: string } = {};
   if (opts.port !== undefined) overrides.port = opts.port;
@@ -212,6 +247,10 @@ Examples:
   $ runway list --tenant team-a --status RUNNING
   $ runway estimate --cpu 4 --memory-mb 16384 --gpus 2 --timeout-s 1800 --image python:3.12
   $ runway logs job-abc123 --tail 50
+  $ runway cancel job-abc123
+  $ runway retry job-abc123
+  $ runway queues
+  $ runway nodepools
   $ runway list -o json | jq '.items[].job_id'
 
 Environment:
@@ -304,6 +343,25 @@ Example:
     .argument('<id>', 'job id')
     .option('--tail <n>', 'number of lines (server default 100)', parseNumber)
     .action(logs);
+
+  program
+    .command('cancel')
+    .description('cancel a job: its Job is deleted or it leaves its queue (cancelling again is harmless)')
+    .argument('<id>', 'job id')
+    .action(cancel);
+
+  program
+    .command('retry')
+    .description('start a new attempt of a FAILED, DEADLINE or DEAD_LETTER job')
+    .argument('<id>', 'job id')
+    .action(retry);
+
+  program.command('queues').description('queues: policy, jobs queued, admitted and running, usage').action(queues);
+
+  program
+    .command('nodepools')
+    .description('node pools: capacity, free room, queued demand, the head job\'s estimated start')
+    .action(nodepools);
 
   return program;
 }

@@ -5,7 +5,7 @@
  */
 import type { JobSpec } from '../core/job-spec.js';
 import type { K8sJob, K8sNode, K8sPod, ObjectMeta } from '../core/k8s.js';
-import type { AIJobQueue, ComputeCluster, TenantPolicy } from '../core/policy.js';
+import type { AIJobQueue, ComputeCluster, PolicyKind, PolicyResource, TenantPolicy } from '../core/policy.js';
 import type { AIJobStatus } from '../core/status.js';
 
 export const RUNWAY_API_VERSION = 'runway.dev/v1alpha1';
@@ -70,8 +70,12 @@ export interface ClusterPort {
 
   /** Creates the AIJob; returns it with uid, resourceVersion and creationTimestamp set. */
   createAIJob(job: AIJob): Promise<AIJob>;
-  /** Replaces the status (status subresource); returns the stored object. */
-  updateAIJobStatus(name: string, status: AIJobStatus): Promise<AIJob>;
+  /**
+   * Replaces the status (status subresource); returns the stored object. With `resourceVersion`, only
+   * if the stored object is still that version (else ClusterError 'Conflict'): writers that decide from
+   * what they read (admission, preemption, cancel, retry, reconcile) never overwrite a newer decision.
+   */
+  updateAIJobStatus(name: string, status: AIJobStatus, resourceVersion?: string): Promise<AIJob>;
   deleteAIJob(name: string): Promise<void>;
 
   /** Creates a batch/v1 Job; an existing Job of the same name is not an error ("exists"). */
@@ -79,7 +83,20 @@ export interface ClusterPort {
   /** Deletes a Job and, in the background, its pods. A missing Job is not an error. */
   deleteJob(name: string): Promise<void>;
 
-  /** Lists and watches AIJobs, Jobs, Pods (Runway's, by label) and Nodes; returns a stop function. */
+  /**
+   * Creates the policy object (AIJobQueue, ComputeCluster, TenantPolicy: cluster-scoped), or replaces
+   * the spec — and the labels and annotations, when given — of the existing one of that kind and name.
+   * Returns the stored object (uid, resourceVersion, generation, creationTimestamp set). An update that
+   * changes nothing leaves the object as it is.
+   */
+  putPolicy(obj: PolicyResource): Promise<PolicyResource>;
+  /** Deletes a policy object; false when there was none of that kind and name. */
+  deletePolicy(kind: PolicyKind, name: string): Promise<boolean>;
+
+  /**
+   * Lists and watches AIJobs, Jobs, Pods (Runway's, by label), Nodes and the policy kinds; returns a
+   * stop function. Policies are delivered before AIJobs on the initial list.
+   */
   watch(watcher: ClusterWatcher): Promise<() => void>;
   /** Resolves when the cluster API answers; rejects with ClusterError otherwise. */
   ping(): Promise<void>;

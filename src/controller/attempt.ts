@@ -3,7 +3,7 @@ import type { AIJob } from '../cluster/types.js';
 import { RUNWAY_API_VERSION } from '../cluster/types.js';
 import type { CostEstimate } from '../core/cost.js';
 import type { K8sJob } from '../core/k8s.js';
-import { buildJobManifest } from '../core/manifest.js';
+import { buildJobManifest, type ManifestInput } from '../core/manifest.js';
 
 export interface AttemptSettings {
   namespace: string;
@@ -12,16 +12,33 @@ export interface AttemptSettings {
   gpuNodeSelector: Record<string, string>;
 }
 
-export function attemptManifest(settings: AttemptSettings, aijob: AIJob, attempt: number, estimate: CostEstimate): K8sJob {
-  return buildJobManifest({
+/** Where and how an admitted attempt runs (the scheduler's pool, the queue's settings). */
+export interface Placement {
+  poolNodeSelector?: Record<string, string> | undefined;
+  priorityClassName?: string | undefined;
+  /** Overrides the configured backoffLimit (queued queues: 0, Runway retries instead). */
+  backoffLimit?: number | undefined;
+}
+
+export function attemptManifest(
+  settings: AttemptSettings,
+  aijob: AIJob,
+  attempt: number,
+  estimate: CostEstimate,
+  placement: Placement = {},
+): K8sJob {
+  const input: ManifestInput = {
     jobId: aijob.metadata.name,
     attempt,
     spec: aijob.spec,
     namespace: settings.namespace,
-    backoffLimit: settings.backoffLimit,
+    backoffLimit: placement.backoffLimit ?? settings.backoffLimit,
     estimate,
     owner: { apiVersion: RUNWAY_API_VERSION, kind: 'AIJob', name: aijob.metadata.name, uid: aijob.metadata.uid ?? '' },
     gpuTolerations: settings.gpuTolerations,
     gpuNodeSelector: settings.gpuNodeSelector,
-  });
+  };
+  if (placement.poolNodeSelector) input.poolNodeSelector = placement.poolNodeSelector;
+  if (placement.priorityClassName) input.priorityClassName = placement.priorityClassName;
+  return buildJobManifest(input);
 }

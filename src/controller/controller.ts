@@ -6,12 +6,13 @@
  * while Runway was down (they are rebuilt as holding and released when their status is written).
  * Only the leader writes; followers keep the same caches so they can serve reads and take over.
  */
-import type { AIJob, ClusterEvent, ClusterPort } from '../cluster/types.js';
+import { isClusterError, type AIJob, type ClusterEvent, type ClusterPort } from '../cluster/types.js';
 import { estimateCost, parseCostAnnotation, type CostEstimate, type CostRates } from '../core/cost.js';
 import { attemptJobName } from '../core/ids.js';
 import { ANNOTATION_ESTIMATED_COST, LABEL_JOB_ID, type K8sJob, type K8sNode, type K8sPod } from '../core/k8s.js';
 import { resourcesOf, type QuotaLedger } from '../core/quota.js';
-import { deriveAttemptStatus, isTerminal, type AIJobStatus } from '../core/status.js';
+import { afterFailedAttempt, retryPolicyFor } from '../core/retry.js';
+import { deriveAttemptStatus, isTerminal, isWaiting, type AIJobStatus, type JobPhase } from '../core/status.js';
 import type { Logger } from '../observability/logger.js';
 import { lastFailureReason } from '../observability/cluster-gauges.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -28,10 +29,17 @@ export interface ControllerDeps {
   attempts: AttemptSettings;
   rates: CostRates;
   isLeader(): boolean;
-  /** Job ids the submit path is still creating: the controller leaves them alone until it is done. */
-  inflight: ReadonlySet<string>;
+  /** Jobs the submit path is still creating (their intent AIJobs): the controller leaves them alone until it is done. */
+  inflight: ReadonlyMap<string, AIJob>;
   /** Queues, node pools and tenant policies: policy events go there. */
   policies: PolicyStore;
+  /** Runway-level retries: the first delay, and the default budget of queued queues. */
+  retry: { baseDelayMs: number; queuedMaxRetries: number };
+}
+
+/** Phases in which a job holds its quota and pool room: its attempt Job exists or is being created. */
+export function holdsQuotaIn(phase: JobPhase): boolean {
+  return phase === 'PENDING' || phase === 'RUNNING';
 }
 
 /** The status fields whose change is worth a write. */
@@ -45,7 +53,9 @@ function sameStatus(a: AIJobStatus | undefined, b: AIJobStatus): boolean {
     a.attempts === b.attempts &&
     a.attempt === b.attempt &&
     a.startTime === b.startTime &&
-    a.completionTime === b.completionTime
+    a.completionTime === b.completionTime &&
+    a.failures === b.failures &&
+    a.nextAttemptAt === b.nextAttemptAt
   );
 }
 
@@ -60,6 +70,16 @@ export function estimateOf(job: AIJob, rates: CostRates): CostEstimate {
     }
   }
   return estimateCost(job.spec, rates);
+}
+
+/** Status fields an attempt's Job does not know about, kept across status writes. */
+function carriedFields(s: AIJobStatus | undefined): Partial<AIJobStatus> {
+  const out: Partial<AIJobStatus> = {};
+  if (s?.admittedAt !== undefined) out.admittedAt = s.admittedAt;
+  if (s?.pool !== undefined) out.pool = s.pool;
+  if (s?.failures !== undefined) out.failures = s.failures;
+  if (s?.preemptions !== undefined) out.preemptions = s.preemptions;
+  return out;
 }
 
 /** How long a deleted job's id is remembered; far longer than any watch lag. */
@@ -78,8 +98,64 @@ export class Controller {
   private syncedWaiters: Array<() => void> = [];
   /** Jobs Runway deleted itself (rolled-back submissions), so that late watch events cannot revive them. */
   private readonly tombstones = new Map<string, number>();
+  /** Jobs waiting for the scheduling cycle (QUEUED, RETRYING). */
+  private readonly waiting = new Set<string>();
+  private schedulingNeeded: () => void = () => {};
 
   constructor(private readonly deps: ControllerDeps) {}
+
+  get rates(): CostRates {
+    return this.deps.rates;
+  }
+
+  /** Called when something the scheduling cycle depends on changed (jobs waiting or ending, pods, nodes). */
+  onSchedulingNeeded(fn: () => void): void {
+    this.schedulingNeeded = fn;
+  }
+
+  holdsQuota(job: AIJob): boolean {
+    return holdsQuotaIn(phaseOf(job));
+  }
+
+  waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  /** Waiting job ids in submission order (ids sort by creation time). */
+  waitingIds(): string[] {
+    return [...this.waiting].sort();
+  }
+
+  /** Every job that holds quota now: admitted (PENDING, RUNNING) or being created by the submit path. */
+  *holdingJobs(): IterableIterator<AIJob> {
+    for (const id of this.deps.ledger.ids()) {
+      const inflight = this.deps.inflight.get(id);
+      if (inflight) {
+        yield inflight;
+        continue;
+      }
+      const job = this.deps.store.get(id);
+      if (job && this.holdsQuota(job)) yield job;
+    }
+  }
+
+  /** The pods of the job's current attempt. */
+  podsOfAttempt(job: AIJob): K8sPod[] {
+    return this.podsOf(attemptJobName(job.metadata.name, job.status?.attempt ?? 1));
+  }
+
+  /** The Job of an attempt, placed as its admission says: the pool's nodes, the queue's PriorityClass. */
+  manifestFor(aijob: AIJob, attempt: number): K8sJob {
+    const queue = this.deps.policies.queue(aijob.spec.queue);
+    const pool = aijob.status?.pool;
+    const cluster = pool ? this.deps.policies.computeClusters().find((c) => c.metadata.name === pool) : undefined;
+    return attemptManifest(this.deps.attempts, aijob, attempt, estimateOf(aijob, this.deps.rates), {
+      poolNodeSelector: cluster?.spec.nodeSelector,
+      priorityClassName: queue?.priorityClass,
+      // Where Runway retries (queued queues), each attempt is one try: Runway counts the failures.
+      backoffLimit: queue?.admission === 'queued' ? 0 : undefined,
+    });
+  }
 
   get isSynced(): boolean {
     return this.synced;
@@ -115,15 +191,15 @@ export class Controller {
     if (!stored) return false;
     const id = job.metadata.name;
     const phase = phaseOf(job);
-    if (isTerminal(phase)) {
-      this.deps.ledger.release(id);
-      if (previous && !isTerminal(phaseOf(previous))) {
-        this.deps.metrics.jobOutcomes.inc({ status: phase, reason: job.status?.reason ?? '' });
-      }
-    } else {
-      this.deps.ledger.add(id, job.spec.tenant_id, resourcesOf(job.spec));
-    }
     const before = previous ? phaseOf(previous) : undefined;
+    if (holdsQuotaIn(phase)) this.deps.ledger.add(id, job.spec.tenant_id, resourcesOf(job.spec));
+    else if (!this.deps.inflight.has(id)) this.deps.ledger.release(id);
+    if (isTerminal(phase) && before !== undefined && !isTerminal(before)) {
+      this.deps.metrics.jobOutcomes.inc({ status: phase, reason: job.status?.reason ?? '' });
+    }
+    if (isWaiting(phase)) this.waiting.add(id);
+    else this.waiting.delete(id);
+    if (before !== phase && (isWaiting(phase) || (before !== undefined && holdsQuotaIn(before)))) this.schedulingNeeded();
     if (previous && before !== phase) {
       this.deps.logger.info(
         {
@@ -151,6 +227,7 @@ export class Controller {
     this.tombstones.set(id, now + TOMBSTONE_TTL_MS);
     this.deps.store.remove(id);
     this.deps.ledger.release(id);
+    this.waiting.delete(id);
   }
 
   podsOf(jobName: string): K8sPod[] {
@@ -180,7 +257,8 @@ export class Controller {
         if (e.type === 'DELETED') {
           this.tombstones.delete(id);
           this.deps.store.remove(id);
-          this.deps.ledger.release(id);
+          if (this.deps.ledger.release(id)) this.schedulingNeeded();
+          this.waiting.delete(id);
           return;
         }
         if (this.tombstones.has(id)) return;
@@ -209,11 +287,16 @@ export class Controller {
         }
         const id = e.object.metadata.labels?.[LABEL_JOB_ID];
         if (id) this.reconcileSoon(id);
+        // Room on a node changes when a pod is bound, finishes or goes.
+        if (this.waiting.size > 0) this.schedulingNeeded();
         return;
       }
       case 'Node':
         if (e.type === 'DELETED') this.nodes.delete(e.object.metadata.name);
         else this.nodes.set(e.object.metadata.name, e.object);
+        this.schedulingNeeded();
+        return;
+      default:
         return;
     }
   }
@@ -247,7 +330,9 @@ export class Controller {
     try {
       await this.reconcileOnce(id);
     } catch (err) {
-      this.deps.logger.warn({ job_id: id, err: (err as Error).message }, 'reconcile failed; will retry');
+      // A conflict means a newer version exists: its watch event brings the job back here.
+      if (isClusterError(err, 'Conflict')) this.deps.logger.debug({ job_id: id }, 'status write lost to a newer version');
+      else this.deps.logger.warn({ job_id: id, err: (err as Error).message }, 'reconcile failed; will retry');
     } finally {
       this.busy.delete(id);
       if (this.dirty.has(id)) this.reconcileSoon(id);
@@ -256,19 +341,24 @@ export class Controller {
 
   private async reconcileOnce(id: string): Promise<void> {
     const aijob = this.deps.store.get(id);
-    if (!aijob || isTerminal(phaseOf(aijob)) || !this.deps.isLeader()) return;
+    if (!aijob || !this.deps.isLeader()) return;
+    const phase = phaseOf(aijob);
+    if (phase === 'CANCELLED') return this.deleteCancelledJob(aijob);
+    // Waiting jobs are the scheduling loop's; terminal ones are done.
+    if (!holdsQuotaIn(phase)) return;
     const attempt = aijob.status?.attempt ?? 1;
     const jobName = attemptJobName(id, attempt);
     const job = this.jobs.get(jobName);
     const estimate = estimateOf(aijob, this.deps.rates);
+    const carried = carriedFields(aijob.status);
 
     if (!job) {
-      if (!aijob.status) {
-        // A submission whose AIJob was written but whose Job was not (a crash or an outage in
-        // between): finish what it started. The deterministic name makes this safe to repeat.
-        await this.deps.cluster.createJob(attemptManifest(this.deps.attempts, aijob, attempt, estimate));
-        this.deps.metrics.recordAdmission(aijob.spec.queue);
-        this.deps.logger.info({ job_id: id, tenant_id: aijob.spec.tenant_id }, 'created missing Job for admitted AIJob');
+      if (!aijob.status || (aijob.status.attempts === 0 && !aijob.status.startTime)) {
+        // An admission whose AIJob (or status) was written but whose Job was not (a crash or an outage
+        // in between): finish what it started. The deterministic name makes this safe to repeat.
+        const created = await this.deps.cluster.createJob(this.manifestFor(aijob, attempt));
+        if (created === 'created' && !aijob.status) this.deps.metrics.recordAdmission(aijob.spec.queue);
+        this.deps.logger.info({ job_id: id, tenant_id: aijob.spec.tenant_id, attempt }, 'created missing Job for admitted AIJob');
         return;
       }
       // The Job existed (a status was written from it) and is gone: deleted outside Runway.
@@ -287,13 +377,47 @@ export class Controller {
     const derived = deriveAttemptStatus(job, pods);
     // Extends the fresh object rather than spreading it: in V8 `{ ...obj, newKey }` builds a new hidden
     // class for every object (microseconds per reconcile, and slow reads of the result). Same keys, same order.
-    const next: AIJobStatus = Object.assign(derived, { attempt, estimatedCost: estimate });
+    const next: AIJobStatus = Object.assign(derived, { attempt, estimatedCost: estimate }, carried);
+    if (next.phase === 'FAILED' || next.phase === 'DEADLINE') this.applyRetryPolicy(aijob, next);
     if (sameStatus(aijob.status, next)) return;
     // A status-less AIJob already reads as PENDING: writing "PENDING, nothing to say" would cost an
     // API write per submission for no information. The first write carries a reason or RUNNING.
     if (!aijob.status && next.phase === 'PENDING' && !next.message && !next.startTime && next.attempts <= 1) return;
     await this.writeStatus(aijob, next);
     this.countRetries(aijob.status, next, pods);
+    if (next.phase === 'RETRYING') this.deps.metrics.jobRetries.inc({ reason: next.reason === 'OOMKilled' ? 'OOMKilled' : 'Error' });
+  }
+
+  /**
+   * A failed attempt under a retry policy: RETRYING with the time of the next attempt (the scheduling
+   * loop re-admits it then), or DEAD_LETTER when the budget is spent. Without a policy it stays FAILED.
+   */
+  private applyRetryPolicy(aijob: AIJob, status: AIJobStatus): void {
+    const phase = status.phase as 'FAILED' | 'DEADLINE';
+    const policy = retryPolicyFor(aijob.spec, this.deps.policies.queue(aijob.spec.queue), this.deps.retry.queuedMaxRetries);
+    if (!policy) return;
+    const now = this.deps.cluster.now();
+    const after = afterFailedAttempt(policy, phase, aijob.status?.failures ?? 0, now, this.deps.retry.baseDelayMs);
+    status.failures = after.failures;
+    const what = status.message ?? status.reason ?? 'failed';
+    if (after.action === 'retry') {
+      status.phase = 'RETRYING';
+      status.nextAttemptAt = new Date(after.nextAttemptAtMs).toISOString();
+      status.message = `attempt ${status.attempt} failed: ${what}; retry ${after.failures} of ${policy.maxRetries} at ${status.nextAttemptAt}`;
+      delete status.completionTime;
+    } else if (after.action === 'dead_letter') {
+      status.phase = 'DEAD_LETTER';
+      status.message = `attempt ${status.attempt} failed: ${what}; no retries left (max_retries ${policy.maxRetries})`;
+    }
+  }
+
+  /** A cancelled job's current Job is deleted (with its pods); repeated until the cache shows it going. */
+  private async deleteCancelledJob(aijob: AIJob): Promise<void> {
+    const attempt = aijob.status?.attempt;
+    if (!attempt) return;
+    const job = this.jobs.get(attemptJobName(aijob.metadata.name, attempt));
+    if (!job || job.metadata.deletionTimestamp) return;
+    await this.deps.cluster.deleteJob(job.metadata.name);
   }
 
   /**
@@ -308,9 +432,14 @@ export class Controller {
     if (retries > 0) this.deps.metrics.jobRetries.inc({ reason: lastFailureReason(pods) }, retries);
   }
 
-  private async writeStatus(aijob: AIJob, status: AIJobStatus): Promise<void> {
-    const stored = await this.deps.cluster.updateAIJobStatus(aijob.metadata.name, status);
+  /**
+   * Writes a status decided from `aijob`, only if the stored AIJob is still that version (a newer one
+   * holds a newer decision: a cancel, an admission, a preemption); records the result in the caches.
+   */
+  async writeStatus(aijob: AIJob, status: AIJobStatus): Promise<AIJob> {
+    const stored = await this.deps.cluster.updateAIJobStatus(aijob.metadata.name, status, aijob.metadata.resourceVersion);
     this.applyAIJob(stored);
+    return stored;
   }
 
   /** Waits for the first full list (used by readiness and tests). */

@@ -1,8 +1,12 @@
 /**
- * The submit path and the read side of the API. Admission runs in a fixed order, each step pure and
- * cheap, before anything touches the cluster:
- *   validation (400) -> per-job bounds (422) -> tenant GPU quota (403) -> tenant rate limit (429)
- *   -> cost -> create AIJob, then its Job (201; 503 if the cluster fails).
+ * The submit path, cancel and retry, and the read side of the API. Admission runs in a fixed order,
+ * each step pure and cheap, before anything touches the cluster:
+ *   validation (400) -> per-job bounds (422) -> queue exists (404) and is allowed (403)
+ *   -> quota: direct queue: the tenant's quota now (403 QUOTA_EXCEEDED); queued queue: could it ever
+ *      fit (403 bigger than the quota, 422 bigger than every allowed pool) -> headroom rule, if the
+ *      tenant's policy enables it (403 BUDGET_EXCEEDED) -> tenant rate limit (429) -> cost
+ *   -> direct: create AIJob, then its Job (201); queued: create the AIJob, run a scheduling cycle, and
+ *      answer 201 if it admitted the job, else 202 QUEUED (503 if the cluster fails).
  * What a rejection consumes: nothing before the rate-limit step; a request refused by the rate limit
  * holds no quota; a request refused with 503 gets its rate-limit token and its quota back.
  */
@@ -12,19 +16,20 @@ import { checkBounds } from '../core/bounds.js';
 import { costAnnotation, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
 import { deepFreeze } from '../core/immutable.js';
-import { JobIdGenerator } from '../core/ids.js';
+import { JobIdGenerator, attemptJobName } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
-import { ANNOTATION_ESTIMATED_COST, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
-import { resourcesOf, type QuotaLedger } from '../core/quota.js';
+import { ANNOTATION_ESTIMATED_COST, LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
+import { checkCouldEverFit, checkHeadroom, resourcesOf, type QuotaLedger } from '../core/quota.js';
 import type { TokenBucketLimiter } from '../core/rate-limit.js';
-import type { JobPhase } from '../core/status.js';
+import { isTerminal, type AIJobStatus, type JobPhase } from '../core/status.js';
 import { parseJobSpec } from '../core/validation.js';
 import type { Config } from '../config.js';
 import type { Log, Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { attemptManifest } from './attempt.js';
-import type { Controller } from './controller.js';
-import type { JobStore, ListPage } from './job-store.js';
+import { estimateOf, type Controller } from './controller.js';
+import { phaseOf, type JobStore, type ListPage } from './job-store.js';
+import type { PolicyStore } from './policy-store.js';
+import type { SchedulingLoop } from './scheduling-loop.js';
 
 export interface JobServiceDeps {
   config: Config;
@@ -33,9 +38,12 @@ export interface JobServiceDeps {
   ledger: QuotaLedger;
   limiter: TokenBucketLimiter;
   controller: Controller;
+  scheduler: SchedulingLoop;
+  policies: PolicyStore;
   metrics: Metrics;
   logger: Logger;
-  inflight: Set<string>;
+  /** Direct submissions between their first cluster write and their last: id -> the intent AIJob. */
+  inflight: Map<string, AIJob>;
   isLeader(): boolean;
   leaderName?(): string | undefined;
   ids?: JobIdGenerator;
@@ -187,23 +195,45 @@ export class JobService {
   }
 
   private async admit(spec: JobSpec, log: Log): Promise<SubmitResult> {
-    const { config, ledger, limiter } = this.deps;
+    const { config, ledger, limiter, policies } = this.deps;
     if (!this.deps.isLeader()) throw errors.notLeader(this.deps.leaderName?.());
+    const queue = policies.queue(spec.queue);
+    if (!queue) throw errors.notFound('queue', spec.queue);
+    const tenant = policies.tenant(spec.tenant_id);
+    if (tenant.allowedQueues && !tenant.allowedQueues.includes(queue.name)) {
+      throw errors.queueNotAllowed(spec.tenant_id, queue.name, tenant.allowedQueues);
+    }
+    const req = resourcesOf(spec);
     const id = this.ids.next();
-    // Check-and-reserve is synchronous: no other submission can interleave until the first await.
-    ledger.reserve(id, spec.tenant_id, resourcesOf(spec), { gpu: config.tenantGpuQuota });
-    const rate = limiter.take(spec.tenant_id);
+    const queued = queue.admission === 'queued';
+    if (queued) {
+      checkCouldEverFit(spec.tenant_id, req, tenant.quota);
+      const never = this.deps.scheduler.neverFits(this.intentOf(id, spec, estimateCost(spec, config.rates), true));
+      if (never) throw errors.poolNeverFits(queue.name, never);
+    }
+    if (tenant.headroomRule) checkHeadroom(spec.tenant_id, ledger.inUse(spec.tenant_id), req, tenant.quota);
+    // Direct: check-and-reserve is synchronous, so no other submission can interleave until the first await.
+    if (!queued) ledger.reserve(id, spec.tenant_id, req, tenant.quota);
+    const rate = limiter.take(spec.tenant_id, { perMinute: tenant.rateLimitPerMin, burst: tenant.rateLimitBurst });
     if (!rate.allowed) {
       ledger.release(id);
-      throw errors.rateLimited(spec.tenant_id, rate.retryAfterS, config.rateLimitPerMin, config.rateLimitBurst);
+      throw errors.rateLimited(spec.tenant_id, rate.retryAfterS, tenant.rateLimitPerMin, tenant.rateLimitBurst);
     }
     const estimate = estimateCost(spec, config.rates);
     try {
-      const job = await this.create(id, spec, estimate);
+      const job = queued ? await this.createQueued(id, spec, estimate) : await this.create(id, spec, estimate);
       this.deps.metrics.jobsSubmitted.inc();
-      this.deps.metrics.recordAdmission(spec.queue); // direct mode: the Job exists, the job is admitted
+      if (!queued) this.deps.metrics.recordAdmission(spec.queue); // direct: the Job exists, the job is admitted
       log.info(
-        { event: 'job_submitted', job_id: id, tenant_id: spec.tenant_id, estimated_cost: estimate.total, gpu_count: spec.gpu_count },
+        {
+          event: 'job_submitted',
+          job_id: id,
+          tenant_id: spec.tenant_id,
+          estimated_cost: estimate.total,
+          gpu_count: spec.gpu_count,
+          queue: spec.queue,
+          status: phaseOf(job),
+        },
         `job ${id} submitted`,
       );
       return { job, replay: false, estimate };
@@ -220,28 +250,145 @@ export class JobService {
     }
   }
 
+  /** The AIJob as first written: the spec, labels to find it by, the estimate; no status yet. */
+  private intentOf(id: string, spec: JobSpec, estimate: CostEstimate, queued: boolean): AIJob {
+    const labels: Record<string, string> = { [LABEL_TENANT]: spec.tenant_id, [LABEL_QUEUE]: spec.queue };
+    if (queued) labels[LABEL_ADMISSION] = 'queued';
+    // Frozen (an immutable value, like the spec): the embedded cluster then stores it as it is instead
+    // of copying it; any other port serializes it as usual.
+    return deepFreeze({
+      apiVersion: RUNWAY_API_VERSION,
+      kind: 'AIJob',
+      metadata: {
+        name: id,
+        namespace: this.deps.config.namespace,
+        labels,
+        annotations: { [ANNOTATION_ESTIMATED_COST]: costAnnotation(estimate) },
+      },
+      spec,
+    });
+  }
+
+  /**
+   * A queued queue's job: the AIJob is the whole record (QUEUED until the scheduling loop admits it).
+   * One scheduling cycle runs before the answer, so a job that fits now is admitted (201) at once.
+   */
+  private async createQueued(id: string, spec: JobSpec, estimate: CostEstimate): Promise<AIJob> {
+    const { cluster, controller, scheduler } = this.deps;
+    const createAIJob = cluster.createAIJob(this.intentOf(id, spec, estimate, true));
+    let created: AIJob;
+    try {
+      created = await this.deadlines.wrap(createAIJob, 'creating the AIJob');
+    } catch (err) {
+      // A create that times out may still land later: remove it if it does (the caller got a 503).
+      createAIJob.then(() => this.rollback(id), () => undefined);
+      throw err;
+    }
+    this.deps.metrics.clusterAvailable.set(1);
+    controller.applyAIJob(created);
+    await scheduler.decide(id);
+    return this.deps.store.get(id) ?? created;
+  }
+
+  /** Cancels a job: CANCELLED, its Job deleted or it leaves the queue, quota released once. Repeating it is harmless. */
+  async cancel(id: string): Promise<AIJob> {
+    return this.transition(id, (job) => {
+      const phase = phaseOf(job);
+      if (phase === 'CANCELLED') return undefined;
+      if (isTerminal(phase)) {
+        throw errors.conflict(`job ${id} already finished (${phase}); there is nothing to cancel`, { job_id: id, status: phase });
+      }
+      const status: AIJobStatus = {
+        ...(job.status ?? { attempts: 0, attempt: phase === 'QUEUED' ? 0 : 1 }),
+        phase: 'CANCELLED',
+        reason: 'Cancelled',
+        message: `cancelled by the user while ${phase}`,
+        completionTime: new Date(this.deps.cluster.now()).toISOString(),
+        estimatedCost: estimateOf(job, this.deps.config.rates),
+      };
+      delete status.nextAttemptAt;
+      return status;
+    }, async (stored) => {
+      const attempt = stored.status?.attempt ?? 0;
+      if (attempt > 0) await this.deps.cluster.deleteJob(attemptJobName(id, attempt));
+    });
+  }
+
+  /** Starts a new attempt of a FAILED, DEADLINE or DEAD_LETTER job, with a fresh retry budget. */
+  async retry(id: string): Promise<AIJob> {
+    const retried = await this.transition(id, (job) => {
+      const phase = phaseOf(job);
+      if (phase !== 'FAILED' && phase !== 'DEADLINE' && phase !== 'DEAD_LETTER') {
+        throw errors.conflict(`job ${id} is ${phase}; only FAILED, DEADLINE or DEAD_LETTER jobs can be retried`, {
+          job_id: id,
+          status: phase,
+        });
+      }
+      const prev = job.status;
+      const status: AIJobStatus = {
+        phase: 'QUEUED',
+        reason: 'ManualRetry',
+        message: `retried by the user after ${phase}; waiting to be admitted`,
+        attempts: 0,
+        attempt: prev?.attempt ?? 1,
+        estimatedCost: estimateOf(job, this.deps.config.rates),
+        failures: 0,
+      };
+      if (prev?.preemptions !== undefined) status.preemptions = prev.preemptions;
+      return status;
+    });
+    await this.deps.scheduler.decide(id);
+    return this.deps.store.get(id) ?? retried;
+  }
+
+  /**
+   * Writes the status `decide` derives from the job as the cache holds it, conditionally on that
+   * version; on a conflict (another writer was first) decides again from the newer version.
+   * `decide` returning undefined means "already there": the job is returned as it is.
+   */
+  private async transition(
+    id: string,
+    decide: (job: AIJob) => AIJobStatus | undefined,
+    after?: (stored: AIJob) => Promise<void>,
+  ): Promise<AIJob> {
+    if (!this.deps.isLeader()) throw errors.notLeader(this.deps.leaderName?.());
+    for (let tries = 0; ; tries++) {
+      const job = this.get(id);
+      if (this.deps.inflight.has(id)) throw errors.conflict(`job ${id} is still being created; retry shortly`, { job_id: id });
+      const status = decide(job);
+      if (!status) return job;
+      try {
+        const stored = await this.deadlines.wrap(this.deps.controller.writeStatus(job, status), 'writing the job status');
+        if (after) {
+          try {
+            await this.deadlines.wrap(after(stored), 'deleting the Job');
+          } catch (err) {
+            // The status is written: the controller finishes the clean-up when the API server answers.
+            this.deps.logger.warn({ job_id: id, err: (err as Error).message }, 'clean-up after a status change failed; the controller retries');
+            this.deps.controller.reconcileSoon(id);
+          }
+        }
+        return stored;
+      } catch (err) {
+        if (isClusterError(err, 'Conflict') && tries < 5) {
+          await new Promise((r) => setTimeout(r, 10 * (tries + 1)));
+          continue;
+        }
+        if (err instanceof RunwayError) throw err;
+        throw errors.clusterUnavailable((err as Error).message);
+      }
+    }
+  }
+
   /**
    * Writes the AIJob (the durable record), then its attempt-1 Job owned by it. On failure the AIJob is
    * deleted so that a 503 leaves nothing behind; if even that fails, the AIJob stays as an intent that
    * the controller completes, and a resubmission with the same idempotency key returns it.
    */
   private async create(id: string, spec: JobSpec, estimate: CostEstimate): Promise<AIJob> {
-    const { cluster, config, inflight } = this.deps;
-    const labels: Record<string, string> = { [LABEL_TENANT]: spec.tenant_id, [LABEL_QUEUE]: spec.queue };
-    // The intent and the manifest are frozen (immutable values, like the spec): the embedded cluster
-    // then stores them as they are instead of copying them; any other port serializes them as usual.
-    const intent: AIJob = deepFreeze({
-      apiVersion: RUNWAY_API_VERSION,
-      kind: 'AIJob',
-      metadata: {
-        name: id,
-        namespace: config.namespace,
-        labels,
-        annotations: { [ANNOTATION_ESTIMATED_COST]: costAnnotation(estimate) },
-      },
-      spec,
-    });
-    inflight.add(id);
+    const { cluster, inflight } = this.deps;
+    const intent = this.intentOf(id, spec, estimate, false);
+    inflight.set(id, intent);
     const createAIJob = cluster.createAIJob(intent);
     let created: AIJob;
     try {
@@ -252,7 +399,7 @@ export class JobService {
       throw err;
     }
     try {
-      const manifest = deepFreeze(attemptManifest(config, created, 1, estimate));
+      const manifest = deepFreeze(this.deps.controller.manifestFor(created, 1));
       await this.deadlines.wrap(cluster.createJob(manifest), 'creating the Job');
     } catch (err) {
       void this.rollback(id);

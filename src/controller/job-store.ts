@@ -4,6 +4,7 @@
  * walk down a sorted array and the continue token is simply the last id returned.
  */
 import type { AIJob } from '../cluster/types.js';
+import { LABEL_ADMISSION } from '../core/k8s.js';
 import type { JobPhase } from '../core/status.js';
 
 export interface ListQuery {
@@ -21,9 +22,12 @@ export interface ListPage {
   next?: string;
 }
 
-/** The phase shown for an AIJob; a job whose status was not yet written is PENDING. */
+/**
+ * The phase shown for an AIJob. A job whose status was not yet written is PENDING (direct admission:
+ * its Job is created with it) or QUEUED (a queued queue's job, labelled so at creation).
+ */
 export function phaseOf(job: AIJob): JobPhase {
-  return job.status?.phase ?? 'PENDING';
+  return job.status?.phase ?? (job.metadata.labels?.[LABEL_ADMISSION] === 'queued' ? 'QUEUED' : 'PENDING');
 }
 
 /** Index of the first element >= id (ids sort by creation time). */

@@ -22,6 +22,7 @@ import {
   type ResolvedTenant,
   type TenantPolicy,
 } from '../core/policy.js';
+import { deepFreeze } from '../core/immutable.js';
 import type { TenantQuota } from '../core/quota.js';
 
 /**
@@ -177,8 +178,8 @@ export class PolicyStore {
     if (this.resolvedQueues) return this.resolvedQueues;
     const out = new Map<string, ResolvedQueue>();
     const queues = this.list('AIJobQueue');
-    if (!this.map('AIJobQueue').has(DEFAULT_QUEUE_NAME)) out.set(DEFAULT_QUEUE_NAME, Object.freeze(resolveQueue(DEFAULT_QUEUE_NAME, undefined)));
-    for (const q of queues) out.set(q.metadata.name, Object.freeze(resolveQueue(q.metadata.name, q.spec)));
+    if (!this.map('AIJobQueue').has(DEFAULT_QUEUE_NAME)) out.set(DEFAULT_QUEUE_NAME, deepFreeze(resolveQueue(DEFAULT_QUEUE_NAME, undefined)));
+    for (const q of queues) out.set(q.metadata.name, deepFreeze(resolveQueue(q.metadata.name, q.spec)));
     this.resolvedQueues = new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     return this.resolvedQueues;
   }
@@ -188,7 +189,7 @@ export class PolicyStore {
     const out = new Map<string, ResolvedTenant>();
     for (const p of this.list('TenantPolicy')) {
       const tenant = tenantOf(p);
-      if (!out.has(tenant)) out.set(tenant, Object.freeze(resolveTenant(tenant, p.spec, this.defaults)));
+      if (!out.has(tenant)) out.set(tenant, deepFreeze(resolveTenant(tenant, p.spec, this.defaults)));
     }
     this.tenantIndex = out;
     return out;

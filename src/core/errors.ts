@@ -5,9 +5,11 @@
 
 export const ERROR_STATUS = {
   INVALID_REQUEST: 400,
+  UNAUTHORIZED: 401,
   LIMIT_EXCEEDED: 422,
   QUOTA_EXCEEDED: 403,
   BUDGET_EXCEEDED: 403,
+  QUEUE_NOT_ALLOWED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   RATE_LIMITED: 429,
@@ -76,6 +78,48 @@ export const errors = {
       { tenant, retry_after_s: retryAfterS, limit_per_min: perMinute, burst },
       retryAfterS,
     );
+  },
+
+  /** A queued job bigger than the tenant's whole quota: it could never be admitted. */
+  quotaNeverFits(resource: string, tenant: string, requested: number, quota: number): RunwayError {
+    return new RunwayError(
+      'QUOTA_EXCEEDED',
+      `this job asks for ${requested} ${resource} but tenant ${tenant}'s quota is ${quota}: it could never be admitted. ` +
+        'Ask for fewer or for a larger quota.',
+      { resource, tenant, in_use: null, requested, quota, never_fits: true },
+    );
+  },
+
+  /** A job no allowed node pool could ever hold (bigger than the pool, its largest node or its caps). */
+  poolNeverFits(queue: string, reason: string): RunwayError {
+    return new RunwayError('LIMIT_EXCEEDED', `this job could never run in queue ${queue}: ${reason}`, {
+      bound: 'pool_capacity',
+      queue,
+      reason,
+    });
+  },
+
+  /** The headroom rule: usage plus the request would reach 90% of a quota. */
+  headroom(resource: string, tenant: string, inUse: number, requested: number, quota: number): RunwayError {
+    return new RunwayError(
+      'BUDGET_EXCEEDED',
+      `tenant ${tenant} has ${inUse} of ${quota} ${resource} in use; with this job's ${requested} it would reach ` +
+        `${Math.round(((inUse + requested) / quota) * 100)}% of its quota, and its policy keeps 10% headroom. ` +
+        'Wait for running jobs to finish or ask for a larger quota.',
+      { resource, tenant, in_use: inUse, requested, quota, threshold: 0.9 },
+    );
+  },
+
+  queueNotAllowed(tenant: string, queue: string, allowed: readonly string[]): RunwayError {
+    return new RunwayError(
+      'QUEUE_NOT_ALLOWED',
+      `tenant ${tenant} may not submit to queue ${queue}; its policy allows: ${allowed.length > 0 ? allowed.join(', ') : 'no queue'}`,
+      { tenant, queue, allowed_queues: allowed },
+    );
+  },
+
+  unauthorized(message: string): RunwayError {
+    return new RunwayError('UNAUTHORIZED', message);
   },
 
   notFound(kind: string, id: string): RunwayError {

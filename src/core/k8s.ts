@@ -9,6 +9,8 @@ export interface ObjectMeta {
   namespace?: string;
   uid?: string;
   resourceVersion?: string;
+  /** Bumped by the API server on every change of spec (custom resources with a status subresource). */
+  generation?: number;
   creationTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
@@ -47,6 +49,7 @@ export interface PodTemplate {
   spec: {
     restartPolicy: 'Never' | 'OnFailure';
     containers: Container[];
+    priorityClassName?: string;
     nodeSelector?: Record<string, string>;
     tolerations?: Array<Record<string, string>>;
   };
@@ -117,8 +120,12 @@ export const LABEL_TENANT = 'runway.dev/tenant';
 export const LABEL_JOB_ID = 'runway.dev/job-id';
 export const LABEL_ATTEMPT = 'runway.dev/attempt';
 export const LABEL_QUEUE = 'runway.dev/queue';
+/** On AIJobs of queued queues: a job without a status is QUEUED, not PENDING (no Job exists yet). */
+export const LABEL_ADMISSION = 'runway.dev/admission';
 export const ANNOTATION_ESTIMATED_COST = 'runway.dev/estimated-cost';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
+/** The node label naming a node's pool (set by the Terraform node groups and the simulated cluster). */
+export const POOL_LABEL = 'runway.dev/pool';
 
 /** Simulated-workload annotations, read by the embedded cluster and the test kubelet. */
 export const SIM_DURATION_S = 'sim.runway.dev/duration-s';

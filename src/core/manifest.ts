@@ -30,6 +30,10 @@ export interface ManifestInput {
   /** Placement for GPU pods: taint keys to tolerate and node labels to require (e.g. on EKS). */
   gpuTolerations?: string[];
   gpuNodeSelector?: Record<string, string>;
+  /** The node pool (ComputeCluster) the scheduler admitted the attempt to: its nodeSelector pins the pods there. */
+  poolNodeSelector?: Record<string, string>;
+  /** The queue's PriorityClass, so that kube-scheduler orders and preempts the pods the same way. */
+  priorityClassName?: string;
 }
 
 export function cpuQuantity(cores: number): string {
@@ -100,12 +104,16 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
     const { apiVersion, kind, name, uid } = input.owner;
     job.metadata.ownerReferences = [{ apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true }];
   }
+  const podSpec = job.spec.template.spec;
   if (spec.gpu_count > 0) {
-    const podSpec = job.spec.template.spec;
     if (input.gpuNodeSelector && Object.keys(input.gpuNodeSelector).length > 0) podSpec.nodeSelector = { ...input.gpuNodeSelector };
     if (input.gpuTolerations && input.gpuTolerations.length > 0) {
       podSpec.tolerations = input.gpuTolerations.map((key) => ({ key, operator: 'Exists', effect: 'NoSchedule' }));
     }
   }
+  if (input.poolNodeSelector && Object.keys(input.poolNodeSelector).length > 0) {
+    podSpec.nodeSelector = { ...(podSpec.nodeSelector ?? {}), ...input.poolNodeSelector };
+  }
+  if (input.priorityClassName) podSpec.priorityClassName = input.priorityClassName;
   return job;
 }

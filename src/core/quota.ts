@@ -48,6 +48,11 @@ export class QuotaLedger {
     return this.holdings.has(jobId);
   }
 
+  /** Ids of the jobs holding quota. */
+  ids(): IterableIterator<string> {
+    return this.holdings.keys();
+  }
+
   /** Throws QUOTA_EXCEEDED (naming in use, requested and quota) when the request does not fit. */
   check(tenant: string, req: Resources, quota: TenantQuota): void {
     const used = this.inUse(tenant);
@@ -107,5 +112,37 @@ export class QuotaLedger {
     let n = 0;
     for (const u of this.usage.values()) n += u.gpu;
     return n;
+  }
+}
+
+/** Each quota dimension: its name in messages, and how to read it from a request and a quota. */
+const DIMENSIONS = [
+  { resource: 'GPUs', of: (r: Resources) => r.gpu, quota: (q: TenantQuota) => q.gpu, scale: 1 },
+  { resource: 'CPU cores', of: (r: Resources) => r.cpuMilli, quota: (q: TenantQuota) => q.cpuMilli, scale: 1000 },
+  { resource: 'MiB of memory', of: (r: Resources) => r.memoryMb, quota: (q: TenantQuota) => q.memoryMb, scale: 1 },
+] as const;
+
+/** Throws QUOTA_EXCEEDED when the request alone is over the tenant's quota: it could never be admitted. */
+export function checkCouldEverFit(tenant: string, req: Resources, quota: TenantQuota): void {
+  for (const d of DIMENSIONS) {
+    const limit = d.quota(quota);
+    if (limit !== undefined && d.of(req) > limit) throw errors.quotaNeverFits(d.resource, tenant, d.of(req) / d.scale, limit / d.scale);
+  }
+}
+
+/** The headroom rule: fraction of a quota that usage plus a request may not reach. */
+export const HEADROOM_THRESHOLD = 0.9;
+
+/**
+ * Throws BUDGET_EXCEEDED when, in a dimension the job asks for, usage plus the request reaches 90% of
+ * the tenant's quota (the batch-platform design's headroom rule, for tenants whose policy enables it).
+ */
+export function checkHeadroom(tenant: string, used: Resources, req: Resources, quota: TenantQuota): void {
+  for (const d of DIMENSIONS) {
+    const limit = d.quota(quota);
+    if (limit === undefined || d.of(req) === 0) continue;
+    if (d.of(used) + d.of(req) >= HEADROOM_THRESHOLD * limit) {
+      throw errors.headroom(d.resource, tenant, d.of(used) / d.scale, d.of(req) / d.scale, limit / d.scale);
+    }
   }
 }

@@ -33,6 +33,13 @@ export function isTerminal(phase: JobPhase): boolean {
   return TERMINAL_PHASES.has(phase);
 }
 
+/** Phases of a job waiting for the scheduling cycle to (re-)admit it; it holds no quota meanwhile. */
+export const WAITING_PHASES: ReadonlySet<JobPhase> = new Set<JobPhase>(['QUEUED', 'PREEMPTED', 'RETRYING']);
+
+export function isWaiting(phase: JobPhase): boolean {
+  return WAITING_PHASES.has(phase);
+}
+
 export interface StatusCondition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
@@ -55,6 +62,16 @@ export interface AIJobStatus {
   completionTime?: string;
   estimatedCost?: CostEstimate;
   conditions?: StatusCondition[];
+  /** When the current attempt was admitted (its Job decided), for "most recently admitted" victims. */
+  admittedAt?: string;
+  /** The ComputeCluster (node pool) the current attempt was admitted to, when the scheduler chose one. */
+  pool?: string;
+  /** Failed attempts so far: what the retry budget is spent on (preemptions do not count). */
+  failures?: number;
+  /** Times the job was preempted. */
+  preemptions?: number;
+  /** RETRYING: when the next attempt is due. */
+  nextAttemptAt?: string;
 }
 
 export interface AttemptStatus {

@@ -20,7 +20,7 @@ const jobSpecValidator = Compile(JobSpecSchema);
 const labelValue = new RegExp(LABEL_VALUE_PATTERN);
 const envName = new RegExp(ENV_NAME_PATTERN);
 // Kubernetes qualified names: an optional DNS-subdomain prefix and a name of up to 63 characters.
-const qualifiedName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+export const qualifiedName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const RESERVED_PREFIX = 'runway.dev/';
 const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 
@@ -35,7 +35,8 @@ export function fieldFromPointer(pointer: string): string {
   return out;
 }
 
-function describe(value: unknown): string {
+/** A short rendering of a rejected value for an error message. */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
@@ -54,7 +55,7 @@ function valueAt(body: unknown, pointer: string): unknown {
 }
 
 /** The most useful single error to show: unknown and missing fields first, then the first type error. */
-function pickError(body: unknown, list: TLocalizedValidationError[]) {
+export function pickError(body: unknown, list: TLocalizedValidationError[], what = 'job spec') {
   const unknown = list.find((e) => e.keyword === 'additionalProperties');
   if (unknown) {
     const names = (unknown.params as { additionalProperties: string[] }).additionalProperties;
@@ -70,7 +71,7 @@ function pickError(body: unknown, list: TLocalizedValidationError[]) {
     return errors.invalidRequest(field, `missing required field '${field}'`, { missing_fields: names });
   }
   const first = list.find((e) => e.keyword !== 'boolean') ?? list[0];
-  if (!first) return errors.invalidRequest('body', 'invalid job spec');
+  if (!first) return errors.invalidRequest('body', `invalid ${what}`);
   const field = fieldFromPointer(first.instancePath) || 'body';
   const got = valueAt(body, first.instancePath);
   return errors.invalidRequest(field, `invalid ${field}: ${first.message} (got ${describe(got)})`);

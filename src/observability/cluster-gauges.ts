@@ -7,11 +7,9 @@
  * allocation is what Runway's pods request. DaemonSets, system pods and other workloads on the same
  * nodes are not subtracted: the real free capacity of a shared pool can be lower than reported.
  */
-import { GPU_RESOURCE, parseCount, parseCpuMilli, parseMemoryMb, type K8sNode, type K8sPod } from '../core/k8s.js';
+import { GPU_RESOURCE, parseCount, parseCpuMilli, parseMemoryMb, POOL_LABEL, type K8sNode, type K8sPod } from '../core/k8s.js';
 
-/** The node label naming a node's pool (set by the Terraform node groups and the simulated cluster). */
-export const POOL_LABEL = 'runway.dev/pool';
-/** The pool of nodes without that label. */
+/** The pool of nodes without a POOL_LABEL label. */
 export const DEFAULT_POOL = 'default';
 
 export interface PoolResources {

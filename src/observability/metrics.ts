@@ -29,6 +29,7 @@ export interface Metrics {
   poolFree: Gauge<'pool' | 'resource'>;
   clusterGpusInUse: Gauge;
   clusterGpusUnscheduled: Gauge;
+  preemptions: Counter;
   /** Counts one job admitted to run (its Job created) in `queue`. */
   recordAdmission(queue: string): void;
 }
@@ -69,9 +70,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
       if (!queues.has(queue) && queues.size < MAX_QUEUE_LABELS) queues.add(queue);
       admissions.inc({ queue: queues.has(queue) ? queue : OTHER_QUEUE_LABEL });
     },
+    preemptions: new Counter({
+      name: 'runway_preemptions_total',
+      help: 'Admitted jobs evicted for a higher-priority job (they go back to their queue).',
+      registers,
+    }),
     jobRetries: new Counter({
       name: 'runway_job_retries_total',
-      help: 'Failed pod attempts after which the job went on (a retry started), by the failure reason.',
+      help: 'Failed attempts after which the job went on (a pod retry by backoffLimit or a Runway retry), by the failure reason.',
       labelNames: ['reason'],
       registers,
     }),

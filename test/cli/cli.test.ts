@@ -350,3 +350,63 @@ describe('errors', () => {
     T,
   );
 });
+
+describe('runway cancel, retry, queues, nodepools', () => {
+  const GPU_FLAGS = ['--image', 'busybox:1.36', '--cpu', '2', '--memory-mb', '4096', '--gpus', '4', '--timeout-s', '600', '--queue', 'batch'];
+
+  it(
+    'get shows a queued job\'s position and reason; cancel takes it out; cancel again is harmless; a finished job is 409',
+    async () => {
+      const long = ['--annotation', 'sim.runway.dev/duration-s=1000'];
+      for (let i = 0; i < 2; i++) expect((await cli(['submit', '--tenant', 'team-q', ...GPU_FLAGS, ...long])).code).toBe(0);
+      const sub = await cli(['submit', '--tenant', 'team-q', ...GPU_FLAGS, '-o', 'json']);
+      const queued = JSON.parse(sub.stdout) as JobView;
+      expect(queued.status).toBe('QUEUED');
+      runway.scheduler.explain();
+      const got = await cli(['get', queued.job_id]);
+      expect(got.stdout).toMatch(/\nStatus: +QUEUED\n/);
+      expect(got.stdout).toMatch(/\nPosition: +1 in queue batch\n/);
+      expect(got.stdout).toMatch(/\nWaiting: +tenant team-q quota: needs 4 GPUs, 8 of 8 in use; .*no jobs ahead; estimated start in \d+ min\n/);
+
+      const cancelled = await cli(['cancel', queued.job_id]);
+      expect(cancelled.code).toBe(0);
+      expect(cancelled.stdout).toBe(`${queued.job_id}  CANCELLED  Cancelled  cancelled by the user while QUEUED\n`);
+      expect((await cli(['cancel', queued.job_id])).code).toBe(0);
+
+      const done = JSON.parse((await cli(['submit', '--tenant', 'team-q2', ...JOB_FLAGS, '--annotation', 'sim.runway.dev/duration-s=1', '-o', 'json'])).stdout) as JobView;
+      await advance(10_000);
+      const refused = await cli(['cancel', done.job_id]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('(CONFLICT)');
+    },
+    T,
+  );
+
+  it(
+    'retry starts a new attempt of a failed job; queues and nodepools print tables and JSON',
+    async () => {
+      const sub = await cli(['submit', '--tenant', 'team-r', ...JOB_FLAGS, '--annotation', 'sim.runway.dev/exit-code=2', '--annotation', 'sim.runway.dev/duration-s=1', '-o', 'json']);
+      const id = (JSON.parse(sub.stdout) as JobView).job_id;
+      await advance(200_000, 5_000);
+      expect((await view(id)).status).toBe('FAILED');
+      const retried = await cli(['retry', id, '-o', 'json']);
+      expect(retried.code).toBe(0);
+      expect(JSON.parse(retried.stdout)).toMatchObject({ job_id: id, attempt: 2 });
+
+      const q = await cli(['queues']);
+      expect(q.code).toBe(0);
+      expect(lines(q.stdout)[0]).toMatch(/^QUEUE +ADMISSION +PRIORITY +PREEMPTION +MAX +QUEUED +ADMITTED +RUNNING +USAGE CPU \/ MEM \/ GPU$/);
+      expect(q.stdout).toMatch(/\nbatch +queued +0 +PreemptLowerPriority +100 /);
+      const qj = JSON.parse((await cli(['queues', '-o', 'json'])).stdout) as { items: Array<{ name: string }> };
+      expect(qj.items.map((i) => i.name)).toEqual(['batch', 'default']);
+
+      const p = await cli(['nodepools']);
+      expect(p.code).toBe(0);
+      expect(lines(p.stdout)[0]).toMatch(/^POOL +NODES +CAPACITY CPU \/ MEM \/ GPU +FREE CPU \/ MEM \/ GPU +RUNNING +QUEUED +HEAD ETA +EXHAUSTED$/);
+      expect(p.stdout).toMatch(/\ngpu +2 +128 \/ 1024Gi \/ 16 /);
+      const pj = JSON.parse((await cli(['nodepools', '-o', 'json'])).stdout) as { items: Array<{ name: string }> };
+      expect(pj.items.map((i) => i.name)).toEqual(['cpu', 'gpu']);
+    },
+    T,
+  );
+});

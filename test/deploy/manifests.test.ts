@@ -134,7 +134,7 @@ describe('RBAC', () => {
       'core pods/log: get',
     ]);
     expect(table(one(base, 'ClusterRole', 'runway'))).toEqual([
-      'runway.dev aijobqueues,computeclusters,tenantpolicies: get list watch create update patch delete',
+      'runway.dev aijobqueues,computeclusters,tenantpolicies: get list watch create update delete',
       'runway.dev aijobqueues/status,computeclusters/status,tenantpolicies/status: get update patch',
       'core nodes: get list watch',
     ]);

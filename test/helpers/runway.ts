@@ -49,7 +49,7 @@ export async function startTestRunway(env: Record<string, string> = {}, opts: { 
         await settle();
       }
     },
-    close: () => runway.close(),
+    close: () => t.runway.close(),
   };
   await t.settle();
   return t;

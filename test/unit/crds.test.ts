@@ -79,7 +79,7 @@ describe('generated CRDs', () => {
   it('give AIJob a status phase enum of JOB_STATUSES and the printer columns kubectl shows', () => {
     const status = schemaOf('AIJob').properties?.status;
     expect(status?.properties?.phase?.enum).toEqual([...JOB_STATUSES]);
-    for (const f of ['reason', 'message', 'exitCode', 'attempts', 'attempt', 'startTime', 'completionTime', 'estimatedCost', 'conditions', 'queuePosition', 'pendingReason', 'nextAttemptAt']) {
+    for (const f of ['reason', 'message', 'exitCode', 'attempts', 'attempt', 'startTime', 'completionTime', 'estimatedCost', 'conditions', 'admittedAt', 'pool', 'failures', 'preemptions', 'nextAttemptAt']) {
       expect(status?.properties, f).toHaveProperty(f);
     }
     const aijob = runwayCrds()[0];

@@ -25,9 +25,10 @@ const NS = 'jobs';
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A sim without policy resources: the tests here are about workloads and their events (see sim-policies.test.ts). */
 function setup(pools?: PoolSpec[]) {
   const clock = new ManualClock(T0);
-  const sim = new SimCluster({ namespace: NS, clock, ...(pools ? { pools } : {}) });
+  const sim = new SimCluster({ namespace: NS, clock, ...(pools ? { pools } : {}), policies: [] });
   return { clock, sim };
 }
 

@@ -2,8 +2,9 @@
  * Runway's CustomResourceDefinitions (apiextensions.k8s.io/v1, group runway.dev, version v1alpha1):
  * AIJob, AIJobQueue, ComputeCluster and TenantPolicy. This module is their single source of truth:
  * `scripts/gen-crds.ts` writes them to deploy/crds/ and Runway installs them at start when
- * RUNWAY_INSTALL_CRDS=true. The AIJob spec schema is derived from JobSpecSchema, so the API, the
- * OpenAPI document and the custom resource validate the same fields with the same bounds.
+ * RUNWAY_INSTALL_CRDS=true. The AIJob spec schema is derived from JobSpecSchema, and the spec schemas
+ * of AIJobQueue, ComputeCluster and TenantPolicy from their schemas in core/policy.ts, so the API, the
+ * OpenAPI document and the custom resources validate the same fields with the same bounds.
  *
  * Kubernetes accepts only structural schemas (a subset of OpenAPI v3 / JSON Schema draft 4), so the
  * TypeBox schema is converted: records (`patternProperties`) become `additionalProperties` (their key
@@ -14,7 +15,8 @@
  * produce a CRD that validates something else.
  */
 import { stringify } from 'yaml';
-import { DNS_LABEL_PATTERN, JobSpecSchema, LABEL_VALUE_PATTERN, RetryPolicySchema } from '../../core/job-spec.js';
+import { JobSpecSchema } from '../../core/job-spec.js';
+import { ComputeClusterSpecSchema, QueueSpecSchema, TenantPolicySpecSchema } from '../../core/policy.js';
 import { JOB_STATUSES } from '../../core/status.js';
 
 export const RUNWAY_GROUP = 'runway.dev';
@@ -210,18 +212,6 @@ function literalEnum(schema: Json, path: string): StructuralSchema {
   return out;
 }
 
-/** Renames snake_case properties (and required entries) to camelCase, recursively. */
-function camelCase(schema: StructuralSchema): StructuralSchema {
-  const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-  const out: StructuralSchema = { ...schema };
-  if (schema.properties) {
-    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [camel(k), camelCase(v)]));
-  }
-  if (schema.required) out.required = schema.required.map(camel);
-  if (schema.items) out.items = camelCase(schema.items);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 // ---------------------------------------------------------------------------------------------
@@ -252,13 +242,6 @@ function conditions(): StructuralSchema {
     },
   };
 }
-
-const stringMap = (description: string, maxProperties: number): StructuralSchema => ({
-  type: 'object',
-  description,
-  maxProperties,
-  additionalProperties: { type: 'string', maxLength: 253 },
-});
 
 const LABELS = { 'app.kubernetes.io/name': 'runway', 'app.kubernetes.io/part-of': 'runway' };
 
@@ -352,8 +335,10 @@ function aiJob(): CustomResourceDefinition {
         },
       },
       conditions: conditions(),
-      queuePosition: count('position in its queue while QUEUED (0 = next)'),
-      pendingReason: str('why a QUEUED or PENDING job is not running yet'),
+      admittedAt: time('when the current attempt was admitted (its Job decided)'),
+      pool: str('ComputeCluster the current attempt was admitted to, when the scheduler chose one', { maxLength: 253 }),
+      failures: count('failed attempts so far: what the retry budget is spent on (preemptions do not count)'),
+      preemptions: count('times the job was preempted'),
       nextAttemptAt: time('when the next retry attempt is due (RETRYING)'),
     },
   };
@@ -379,36 +364,13 @@ function aiJob(): CustomResourceDefinition {
 }
 
 function aiJobQueue(): CustomResourceDefinition {
-  const { type, ...rest } = camelCase(toStructuralSchema(RetryPolicySchema, 'AIJobQueue.spec.retryPolicy'));
-  const retryPolicy: StructuralSchema = { type, description: 'default retry policy for jobs of this queue that set none', ...rest };
   return crd({
     kind: 'AIJobQueue',
     plural: 'aijobqueues',
     shortName: 'aijq',
     scope: 'Cluster',
     description: 'A queue jobs are submitted to (metadata.name is the queue name in job specs).',
-    spec: {
-      type: 'object',
-      properties: {
-        admission: str('direct: admit or reject at submit time; queued: hold until capacity allows', {
-          enum: ['direct', 'queued'],
-          default: 'direct',
-        }),
-        maxConcurrency: count('most jobs of this queue running at once; unset = no limit'),
-        priorityClass: str('PriorityClass given to the pods of this queue\'s jobs', { maxLength: 253 }),
-        priority: int('order between queues: higher is admitted first'),
-        preemptionPolicy: str('whether jobs of this queue may preempt lower-priority ones', {
-          enum: ['Never', 'PreemptLowerPriority'],
-        }),
-        clusters: {
-          type: 'array',
-          description: 'ComputeClusters (node pools) this queue may place jobs on; empty = any',
-          maxItems: 64,
-          items: { type: 'string', maxLength: 253 },
-        },
-        retryPolicy,
-      },
-    },
+    spec: toStructuralSchema(QueueSpecSchema, 'AIJobQueue.spec'),
     status: {
       type: 'object',
       properties: {
@@ -436,22 +398,7 @@ function computeCluster(): CustomResourceDefinition {
     shortName: 'cc',
     scope: 'Cluster',
     description: 'A pool of nodes Runway places jobs on, with the capacity Runway may use there.',
-    spec: {
-      type: 'object',
-      properties: {
-        nodeSelector: stringMap('node labels that select the pool\'s nodes (also set on its job pods)', 64),
-        capacity: {
-          type: 'object',
-          description: 'upper bounds Runway admits against; unset = what the nodes report',
-          properties: {
-            maxJobs: count('jobs running at once'),
-            maxGPUs: count('nvidia.com/gpu'),
-            maxCPU: num('cores', { minimum: 0 }),
-            maxMemoryMb: count('MiB'),
-          },
-        },
-      },
-    },
+    spec: toStructuralSchema(ComputeClusterSpecSchema, 'ComputeCluster.spec'),
     status: {
       type: 'object',
       properties: {
@@ -480,34 +427,8 @@ function tenantPolicy(): CustomResourceDefinition {
     plural: 'tenantpolicies',
     shortName: 'tp',
     scope: 'Cluster',
-    description: 'Per-tenant overrides of Runway\'s guardrails; fields left unset use the global configuration.',
-    spec: {
-      type: 'object',
-      properties: {
-        tenantId: str('the tenant governed (a label value, as tenant_id in job specs); default: metadata.name', {
-          pattern: LABEL_VALUE_PATTERN,
-        }),
-        gpuQuota: count('GPUs the tenant may hold at once (RUNWAY_TENANT_GPU_QUOTA)'),
-        cpuQuota: num('cores the tenant may hold at once', { minimum: 0 }),
-        memoryQuotaMb: count('MiB the tenant may hold at once'),
-        rateLimitPerMin: num('submissions per minute (RUNWAY_RATE_LIMIT_PER_MIN)', { minimum: 0, exclusiveMinimum: true }),
-        rateLimitBurst: int('submissions allowed in a burst (RUNWAY_RATE_LIMIT_BURST)', { minimum: 1 }),
-        allowedQueues: {
-          type: 'array',
-          description: 'queues the tenant may submit to; unset = all',
-          maxItems: 256,
-          items: { type: 'string', pattern: DNS_LABEL_PATTERN },
-        },
-        headroomRule: {
-          type: 'boolean',
-          description: 'reject a job whose estimated cost would bring month-to-date spend to >= 90% of the budget',
-        },
-        budget: {
-          type: 'object',
-          properties: { monthlyUsd: num('spend allowed per calendar month, USD', { minimum: 0 }) },
-        },
-      },
-    },
+    description: "Per-tenant overrides of Runway's guardrails; fields left unset use the global configuration.",
+    spec: toStructuralSchema(TenantPolicySpecSchema, 'TenantPolicy.spec'),
     status: {
       type: 'object',
       properties: {

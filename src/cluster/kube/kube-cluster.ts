@@ -26,6 +26,7 @@ import {
 } from '@kubernetes/client-node';
 import type { K8sJob } from '../../core/k8s.js';
 import { LABEL_JOB_ID } from '../../core/k8s.js';
+import { isPolicyKind, POLICY_KINDS, type PolicyKind, type PolicyResource } from '../../core/policy.js';
 import type { AIJobStatus } from '../../core/status.js';
 import { ClusterError, type AIJob, type ClusterEvent, type ClusterPort, type ClusterWatcher } from '../types.js';
 import { runwayCrds } from './crds.js';
@@ -35,6 +36,14 @@ import { toWire } from './wire.js';
 export const GROUP = 'runway.dev';
 export const VERSION = 'v1alpha1';
 export const AIJOB_PLURAL = 'aijobs';
+/** The resource (plural) of each policy kind; all three are cluster-scoped. */
+export const POLICY_PLURALS: Record<PolicyKind, string> = {
+  AIJobQueue: 'aijobqueues',
+  ComputeCluster: 'computeclusters',
+  TenantPolicy: 'tenantpolicies',
+};
+/** Attempts of a policy write that races another writer (409 Conflict on replace, or a delete between calls). */
+const POLICY_WRITE_ATTEMPTS = 3;
 
 /** Idle pooled connections are closed after this long (well before an API server would drop them). */
 const POOL_IDLE_MS = 30_000;
@@ -214,11 +223,14 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
-  async updateAIJobStatus(name: string, status: AIJobStatus): Promise<AIJob> {
+  async updateAIJobStatus(name: string, status: AIJobStatus, resourceVersion?: string): Promise<AIJob> {
     try {
-      // JSON Patch "add" on /status replaces it whole (a merge patch would keep stale fields).
+      // JSON Patch "add" on /status replaces it whole (a merge patch would keep stale fields). A patched
+      // object that carries a resourceVersion makes the API server check it: 409 Conflict when stale.
+      const body: object[] = [{ op: 'add', path: '/status', value: status }];
+      if (resourceVersion !== undefined) body.unshift({ op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion });
       const updated = (await this.custom.patchNamespacedCustomObjectStatus(
-        { ...this.aijobParams(), name, body: [{ op: 'add', path: '/status', value: status }] },
+        { ...this.aijobParams(), name, body },
         setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
       )) as AIJob;
       return toWire(updated);
@@ -253,6 +265,59 @@ export class KubeCluster implements ClusterPort {
     } catch (err) {
       const e = toClusterError(err, `deleting Job ${name}`);
       if (e.kind !== 'NotFound') throw e;
+    }
+  }
+
+  private policyParams(kind: PolicyKind) {
+    return { group: GROUP, version: VERSION, plural: POLICY_PLURALS[kind] };
+  }
+
+  /**
+   * Create, else replace: one call for a new object. An existing one is read and replaced with its
+   * resourceVersion (the API server refuses a stale one with 409 Conflict: then read again and retry),
+   * so a concurrent writer's labels or status are never overwritten with an old copy.
+   */
+  async putPolicy(obj: PolicyResource): Promise<PolicyResource> {
+    const { kind } = obj;
+    const name = obj.metadata.name;
+    const params = this.policyParams(kind);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return toWire((await this.custom.createClusterCustomObject({ ...params, body: obj })) as PolicyResource);
+      } catch (err) {
+        const e = toClusterError(err, `creating ${kind} ${name}`);
+        if (e.kind !== 'AlreadyExists') throw e;
+      }
+      let current: PolicyResource;
+      try {
+        current = toWire((await this.custom.getClusterCustomObject({ ...params, name })) as PolicyResource);
+      } catch (err) {
+        const e = toClusterError(err, `reading ${kind} ${name}`);
+        if (e.kind === 'NotFound' && attempt < POLICY_WRITE_ATTEMPTS) continue; // deleted meanwhile: create it
+        throw e;
+      }
+      const metadata = { ...current.metadata };
+      if (obj.metadata.labels !== undefined) metadata.labels = obj.metadata.labels;
+      if (obj.metadata.annotations !== undefined) metadata.annotations = obj.metadata.annotations;
+      try {
+        const body = { ...current, metadata, spec: obj.spec ?? {} };
+        return toWire((await this.custom.replaceClusterCustomObject({ ...params, name, body })) as PolicyResource);
+      } catch (err) {
+        const e = toClusterError(err, `replacing ${kind} ${name}`);
+        if ((e.kind === 'Conflict' || e.kind === 'NotFound') && attempt < POLICY_WRITE_ATTEMPTS) continue;
+        throw e;
+      }
+    }
+  }
+
+  async deletePolicy(kind: PolicyKind, name: string): Promise<boolean> {
+    try {
+      await this.custom.deleteClusterCustomObject({ ...this.policyParams(kind), name });
+      return true;
+    } catch (err) {
+      const e = toClusterError(err, `deleting ${kind} ${name}`);
+      if (e.kind === 'NotFound') return false;
+      throw e;
     }
   }
 
@@ -324,11 +389,11 @@ export class KubeCluster implements ClusterPort {
   }
 
   /**
-   * Lists and watches Nodes, Jobs, Pods and AIJobs, in that order, and calls onSynced once each has
-   * been listed. A watch that breaks is restarted with backoff, resuming from its last resourceVersion
+   * Lists and watches Nodes, Jobs, Pods, the policy kinds (AIJobQueues, ComputeClusters,
+   * TenantPolicies) and AIJobs, in that order, and calls onSynced once each has been listed. A watch that breaks is restarted with backoff, resuming from its last resourceVersion
    * (the informer re-lists when that is too old). Missing runway.dev CRDs do not stop Runway from
-   * starting: there can be no AIJobs then, so the AIJob cache is synced empty and its informer keeps
-   * retrying until the CRDs appear (ping() reports them missing meanwhile). Any other failure of the
+   * starting: there can be no AIJobs (or policies) then, so those caches are synced empty and their
+   * informers keep retrying until the CRDs appear (ping() reports them missing meanwhile). Any other failure of the
    * first list rejects.
    */
   async watch(watcher: ClusterWatcher): Promise<() => void> {
@@ -353,6 +418,12 @@ export class KubeCluster implements ClusterPort {
         list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: sel }) as Promise<List>,
         label: sel,
       },
+      // Policies before AIJobs: jobs are synced knowing their queues.
+      ...POLICY_KINDS.map((kind) => ({
+        kind,
+        path: `/apis/${GROUP}/${VERSION}/${POLICY_PLURALS[kind]}`,
+        list: () => this.custom.listClusterCustomObject(this.policyParams(kind)) as Promise<List>,
+      })),
       // AIJobs last: by the time they are synced, the Jobs and pods they refer to are in the caches.
       {
         kind: 'AIJob',
@@ -388,7 +459,7 @@ export class KubeCluster implements ClusterPort {
     for (const source of mine) {
       if (await this.startSource(source)) continue;
       const e = source.lastError ?? new ClusterError('Unavailable', `listing ${source.kind}s failed`);
-      if (source.kind === 'AIJob' && e.kind === 'NotFound') continue; // CRD missing: retried with backoff
+      if ((source.kind === 'AIJob' || isPolicyKind(source.kind)) && e.kind === 'NotFound') continue; // CRD missing: retried with backoff
       stop();
       throw toClusterError(e, 'listing the cluster');
     }

@@ -3,7 +3,7 @@
  * bin-packing score would decide for one pod, and the "0/6 nodes are available: ..." message it
  * gives when nothing fits. Pure functions over node state; the cluster owns the mutations.
  */
-import { GPU_RESOURCE, parseCount, parseCpuMilli, parseMemoryMb, type Container, type K8sNode } from '../../core/k8s.js';
+import { GPU_RESOURCE, parseCount, parseCpuMilli, parseMemoryMb, POOL_LABEL, type Container, type K8sNode } from '../../core/k8s.js';
 
 /** A homogeneous group of nodes. Nodes are named `<name>-1`, `<name>-2`, ... */
 export interface PoolSpec {
@@ -17,7 +17,6 @@ export interface PoolSpec {
   gpu?: number;
 }
 
-export const POOL_LABEL = 'runway.dev/pool';
 export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 export const MAX_PODS_PER_NODE = 110;
 

@@ -14,6 +14,7 @@
  * and treats it as read-only (as client-go's informer caches require): writing to it throws.
  */
 import { LABEL_JOB_ID, type JobCondition, type K8sJob, type K8sNode, type K8sPod, type ObjectMeta } from '../../core/k8s.js';
+import { isPolicyKind, POLICY_API_VERSION, type PolicyKind, type PolicyOf, type PolicyResource } from '../../core/policy.js';
 import type { AIJobStatus } from '../../core/status.js';
 import {
   ClusterError,
@@ -25,6 +26,7 @@ import {
 } from '../types.js';
 import type { SimClock } from './clock.js';
 import { outcomeFor, parseWorkload, type Outcome, type Workload } from './kubelet.js';
+import { defaultPolicies } from './policies.js';
 import {
   DEFAULT_POOLS,
   makeNode,
@@ -35,11 +37,11 @@ import {
   type PoolSpec,
   type Resources,
 } from './placement.js';
-import { deepFreeze, freezeCopy, isImmutable, iso, MinHeap, uuid, withFields } from './util.js';
+import { deepFreeze, freezeCopy, isImmutable, iso, MinHeap, sameJson, uuid, withFields } from './util.js';
 import { WatchStream } from './watch.js';
 
 /** The port operations that failNext can break. */
-export type SimOp = 'createAIJob' | 'createJob' | 'updateAIJobStatus' | 'deleteAIJob' | 'deleteJob';
+export type SimOp = 'createAIJob' | 'createJob' | 'updateAIJobStatus' | 'deleteAIJob' | 'deleteJob' | 'putPolicy' | 'deletePolicy';
 
 export interface SimClusterOptions {
   namespace: string;
@@ -48,6 +50,11 @@ export interface SimClusterOptions {
   pools?: readonly PoolSpec[];
   /** Seconds from binding a pod to its container running (default 1). */
   startDelayS?: number;
+  /**
+   * Policy objects it starts with (default defaultPolicies(pools): queues `default` (direct) and
+   * `batch` (queued, maxConcurrency 100, PreemptLowerPriority), and a ComputeCluster per pool).
+   */
+  policies?: readonly PolicyResource[];
 }
 
 export interface PoolUsage {
@@ -148,6 +155,12 @@ export class SimCluster implements ClusterPort {
   private rv = 0;
   private podSeq = 0;
   private readonly aiJobStore = new Map<string, AIJob>();
+  /** Policy objects (cluster-scoped), by kind and name. */
+  private readonly policyStore = new Map<PolicyKind, Map<string, PolicyResource>>([
+    ['AIJobQueue', new Map()],
+    ['ComputeCluster', new Map()],
+    ['TenantPolicy', new Map()],
+  ]);
   private readonly jobStore = new Map<string, JobState>();
   private readonly jobsByOwnerUid = new Map<string, JobState[]>();
   private readonly podStore = new Map<string, PodState>();
@@ -190,6 +203,7 @@ export class SimCluster implements ClusterPort {
     const delay = options.startDelayS ?? 1;
     this.startDelayMs = (Number.isFinite(delay) && delay >= 0 ? delay : 1) * 1000;
     for (const pool of options.pools ?? DEFAULT_POOLS) this.addNodesInternal(pool);
+    for (const obj of options.policies ?? defaultPolicies(options.pools ?? DEFAULT_POOLS)) this.storePolicy(obj);
   }
 
   // ---------------------------------------------------------------- port: clock
@@ -215,10 +229,13 @@ export class SimCluster implements ClusterPort {
     return stored;
   }
 
-  async updateAIJobStatus(name: string, status: AIJobStatus): Promise<AIJob> {
+  async updateAIJobStatus(name: string, status: AIJobStatus, resourceVersion?: string): Promise<AIJob> {
     this.gate('updateAIJobStatus');
     const stored = this.aiJobStore.get(name);
     if (!stored) throw new ClusterError('NotFound', `aijobs.runway.dev "${name}" not found`);
+    if (resourceVersion !== undefined && stored.metadata.resourceVersion !== resourceVersion) {
+      throw new ClusterError('Conflict', `Operation cannot be fulfilled on aijobs.runway.dev "${name}": the object has been modified`);
+    }
     const next = withFields(stored, { metadata: this.bumped(stored.metadata), status: freezeCopy(status) });
     this.aiJobStore.set(name, next);
     this.emit({ kind: 'AIJob', type: 'MODIFIED', object: next });
@@ -299,11 +316,32 @@ export class SimCluster implements ClusterPort {
     this.settle();
   }
 
+  // ---------------------------------------------------------------- port: policies
+
+  async putPolicy(obj: PolicyResource): Promise<PolicyResource> {
+    this.gate('putPolicy');
+    return this.storePolicy(obj);
+  }
+
+  async deletePolicy(kind: PolicyKind, name: string): Promise<boolean> {
+    this.gate('deletePolicy');
+    const store = this.policyStore.get(kind);
+    const stored = store?.get(name);
+    if (!store || !stored) return false;
+    store.delete(name);
+    this.emit({ kind, type: 'DELETED', object: stored } as ClusterEvent);
+    return true;
+  }
+
   // ---------------------------------------------------------------- port: watch, ping, logs, close
 
   async watch(watcher: ClusterWatcher): Promise<() => void> {
     this.gate();
     const initial: ClusterEvent[] = [];
+    // Policies first, as the kube adapter lists them before AIJobs: jobs are synced knowing their queues.
+    for (const store of this.policyStore.values()) {
+      for (const o of store.values()) initial.push({ kind: o.kind, type: 'ADDED', object: o } as ClusterEvent);
+    }
     for (const o of this.aiJobStore.values()) initial.push({ kind: 'AIJob', type: 'ADDED', object: o });
     for (const js of this.jobStore.values()) initial.push({ kind: 'Job', type: 'ADDED', object: js.job });
     for (const ps of this.podStore.values()) {
@@ -427,6 +465,16 @@ export class SimCluster implements ClusterPort {
     return [...this.aiJobStore.values()];
   }
 
+  /** The stored policy objects of a kind, by name. */
+  policies<K extends PolicyKind>(kind: K): PolicyOf<K>[] {
+    const store = this.policyStore.get(kind) as Map<string, PolicyOf<K>>;
+    return [...store.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  }
+
+  policy<K extends PolicyKind>(kind: K, name: string): PolicyOf<K> | undefined {
+    return this.policyStore.get(kind)?.get(name) as PolicyOf<K> | undefined;
+  }
+
   aiJob(name: string): AIJob | undefined {
     return this.aiJobStore.get(name);
   }
@@ -469,6 +517,48 @@ export class SimCluster implements ClusterPort {
       throw new ClusterError('Invalid', `${kind} "${name}": the namespace of the object (${meta.namespace}) does not match ${this.namespace}`);
     }
     return name;
+  }
+
+  /**
+   * Creates a policy object, or replaces the spec (and the labels and annotations, when given) of the
+   * existing one, as an update through the API server would: a new resourceVersion, generation + 1
+   * when the spec changed, and no change at all (no event) when nothing did. Status is not written here.
+   */
+  private storePolicy(obj: PolicyResource): PolicyResource {
+    const kind = obj.kind;
+    if (!isPolicyKind(kind)) throw new ClusterError('Invalid', `kind ${String(kind)} is not a Runway policy kind`);
+    if (obj.apiVersion !== POLICY_API_VERSION) {
+      throw new ClusterError('Invalid', `${kind} apiVersion ${String(obj.apiVersion)}: expected ${POLICY_API_VERSION}`);
+    }
+    const name = obj.metadata?.name;
+    if (!name) throw new ClusterError('Invalid', `${kind} is invalid: metadata.name: Required value`);
+    const store = this.policyStore.get(kind) as Map<string, PolicyResource>;
+    const current = store.get(name);
+    const spec = freezeCopy(obj.spec ?? {});
+    const { labels, annotations } = obj.metadata;
+    if (!current) {
+      const metadata: ObjectMeta = { name };
+      if (labels !== undefined) metadata.labels = labels;
+      if (annotations !== undefined) metadata.annotations = annotations;
+      this.stamp(metadata, false);
+      metadata.generation = 1;
+      const stored = deepFreeze({ apiVersion: POLICY_API_VERSION, kind, metadata, spec } as PolicyResource);
+      store.set(name, stored);
+      this.emit({ kind, type: 'ADDED', object: stored } as ClusterEvent);
+      return stored;
+    }
+    const specChanged = !sameJson(current.spec, spec);
+    const labelsChanged = labels !== undefined && !sameJson(current.metadata.labels ?? {}, labels);
+    const annotationsChanged = annotations !== undefined && !sameJson(current.metadata.annotations ?? {}, annotations);
+    if (!specChanged && !labelsChanged && !annotationsChanged) return current;
+    const meta: Partial<ObjectMeta> = { resourceVersion: this.nextRv() };
+    if (specChanged) meta.generation = (current.metadata.generation ?? 1) + 1;
+    if (labelsChanged) meta.labels = freezeCopy(labels);
+    if (annotationsChanged) meta.annotations = freezeCopy(annotations);
+    const next = withFields(current, { metadata: withFields(current.metadata, meta), spec } as Partial<PolicyResource>);
+    store.set(name, next);
+    this.emit({ kind, type: 'MODIFIED', object: next } as ClusterEvent);
+    return next;
   }
 
   private nextRv(): string {

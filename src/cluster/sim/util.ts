@@ -114,6 +114,19 @@ export function uuid(): string {
   return uuidChars.toString('latin1', 0, 36);
 }
 
+/** Deep equality of JSON-like values (key order aside): whether an update changes anything. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  return keys.every((k) => Object.hasOwn(y, k) && sameJson(x[k], y[k]));
+}
+
 /** Timestamps the way the sim writes them into objects: ISO 8601 in UTC. */
 export function iso(ms: number): string {
   // Many objects are stamped within the same instant of a virtual clock: format each instant once.
