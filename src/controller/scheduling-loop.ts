@@ -18,6 +18,7 @@
 import type { AIJob, ClusterPort } from '../cluster/types.js';
 import { isClusterError } from '../cluster/types.js';
 import { attemptJobName } from '../core/ids.js';
+import { LABEL_ATTEMPT, LABEL_JOB_ID, type K8sPod } from '../core/k8s.js';
 import type { ComputeCluster, ResolvedQueue, ResolvedTenant } from '../core/policy.js';
 import { resourcesOf, type QuotaLedger, type TenantQuota } from '../core/quota.js';
 import type { AIJobStatus } from '../core/status.js';
@@ -134,9 +135,10 @@ export class SchedulingLoop {
       this.waitersForCycle.push({ ids: new Set([id]), resolve });
       this.trigger();
     });
-    if (!admitted.has(id)) return 'waiting';
+    // An earlier cycle (one a watch event triggered) may have admitted it: its write is then in flight.
     const applied = this.admissionsInFlight.get(id);
-    return applied && !(await applied) ? 'waiting' : 'admitted';
+    if (applied) return (await applied) ? 'admitted' : 'waiting';
+    return admitted.has(id) ? 'admitted' : 'waiting';
   }
 
   /** Why a job waits and where it stands, from the latest explained cycle. */
@@ -322,10 +324,20 @@ export class SchedulingLoop {
 
   // --- the snapshot ------------------------------------------------------------------------------
 
+  /** A pod of a job that no longer holds its room (preempted, cancelled, gone) or of an attempt that is over. */
+  private isReleasing(pod: K8sPod): boolean {
+    const id = pod.metadata.labels?.[LABEL_JOB_ID];
+    if (id === undefined || this.admitting.has(id)) return false;
+    const job = this.deps.store.get(id);
+    if (!job || !this.deps.controller.holdsQuota(job)) return true;
+    const attempt = pod.metadata.labels?.[LABEL_ATTEMPT];
+    return attempt !== undefined && attempt !== String(job.status?.attempt ?? 1);
+  }
+
   /** Pools and queues only: what "could this job ever run?" needs (the submit path asks it). */
   private frame(): { pools: Pool[]; snapshot: Snapshot } {
     const { controller, policies } = this.deps;
-    const pools = buildPools([...controller.nodeList()], controller.podList(), policies.computeClusters());
+    const pools = buildPools([...controller.nodeList()], controller.podList(), policies.computeClusters(), (pod) => this.isReleasing(pod));
     const queues: Snapshot['queues'] = {};
     for (const q of policies.queues()) queues[q.name] = queuePolicyOf(q);
     const snapshot: Snapshot = {

@@ -42,9 +42,17 @@ function allocatableOf(node: K8sNode): Resources {
   return { cpuMilli: parseCpuMilli(a.cpu), memoryMb: parseMemoryMb(a.memory), gpu: parseCount(a[GPU_RESOURCE]) };
 }
 
-/** Free room per node: allocatable less what Runway's bound, unfinished pods request. */
-export function freeByNode(nodes: Iterable<K8sNode>, pods: Iterable<K8sPod>): Map<string, Resources> {
+/**
+ * Free room per node: allocatable less what Runway's bound, unfinished pods request; and per node
+ * the part of that used room held by pods `isReleasing` says are on their way out.
+ */
+function roomByNode(
+  nodes: Iterable<K8sNode>,
+  pods: Iterable<K8sPod>,
+  isReleasing: (pod: K8sPod) => boolean,
+): { free: Map<string, Resources>; releasing: Map<string, Resources> } {
   const free = new Map<string, Resources>();
+  const releasing = new Map<string, Resources>();
   for (const node of nodes) free.set(node.metadata.name, allocatableOf(node));
   for (const pod of pods) {
     const name = pod.spec.nodeName;
@@ -55,12 +63,29 @@ export function freeByNode(nodes: Iterable<K8sNode>, pods: Iterable<K8sPod>): Ma
     f.cpuMilli -= r.cpuMilli;
     f.memoryMb -= r.memoryMb;
     f.gpu -= r.gpu;
+    if (isReleasing(pod)) {
+      const rel = releasing.get(name) ?? { cpuMilli: 0, memoryMb: 0, gpu: 0 };
+      rel.cpuMilli += r.cpuMilli;
+      rel.memoryMb += r.memoryMb;
+      rel.gpu += r.gpu;
+      releasing.set(name, rel);
+    }
   }
-  return free;
+  return { free, releasing };
 }
 
-export function buildPools(nodes: readonly K8sNode[], pods: Iterable<K8sPod>, clusters: readonly ComputeCluster[]): Pool[] {
-  const free = freeByNode(nodes, pods);
+/**
+ * The pools of the snapshot. `isReleasing` names the pods of jobs that no longer hold their room
+ * (preempted or cancelled, or an attempt that is over), still on their nodes while Kubernetes
+ * removes them: their room is counted as used, and as PoolState.releasing.
+ */
+export function buildPools(
+  nodes: readonly K8sNode[],
+  pods: Iterable<K8sPod>,
+  clusters: readonly ComputeCluster[],
+  isReleasing: (pod: K8sPod) => boolean = () => false,
+): Pool[] {
+  const { free, releasing: releasingByNode } = roomByNode(nodes, pods, isReleasing);
   const defs =
     clusters.length > 0
       ? clusters.map((c) => ({ name: c.metadata.name, selector: c.spec.nodeSelector ?? {}, capacity: c.spec.capacity }))
@@ -72,6 +97,7 @@ export function buildPools(nodes: readonly K8sNode[], pods: Iterable<K8sPod>, cl
       const allocatable: Resources = { cpuMilli: 0, memoryMb: 0, gpu: 0 };
       const largestNode: Resources = { cpuMilli: 0, memoryMb: 0, gpu: 0 };
       const nodesFree: Resources[] = [];
+      const releasing: Resources = { cpuMilli: 0, memoryMb: 0, gpu: 0 };
       const names: string[] = [];
       for (const node of nodes) {
         if (!isSchedulable(node) || !matches(node, def.selector)) continue;
@@ -84,6 +110,12 @@ export function buildPools(nodes: readonly K8sNode[], pods: Iterable<K8sPod>, cl
         largestNode.gpu = Math.max(largestNode.gpu, a.gpu);
         const f = free.get(node.metadata.name) ?? a;
         nodesFree.push({ cpuMilli: Math.max(0, f.cpuMilli), memoryMb: Math.max(0, f.memoryMb), gpu: Math.max(0, f.gpu) });
+        const rel = releasingByNode.get(node.metadata.name);
+        if (rel) {
+          releasing.cpuMilli += rel.cpuMilli;
+          releasing.memoryMb += rel.memoryMb;
+          releasing.gpu += rel.gpu;
+        }
         names.push(node.metadata.name);
       }
       const cap = def.capacity;
@@ -92,6 +124,7 @@ export function buildPools(nodes: readonly K8sNode[], pods: Iterable<K8sPod>, cl
       const state: PoolState = { name: def.name, allocatable, largestNode, nodesFree };
       if (cap?.maxJobs !== undefined) state.maxJobs = cap.maxJobs;
       if (cap?.maxGPUs !== undefined) state.maxGpus = cap.maxGPUs;
+      if (releasing.cpuMilli > 0 || releasing.memoryMb > 0 || releasing.gpu > 0) state.releasing = releasing;
       return { state, nodeSelector: def.selector, nodes: names };
     });
 }

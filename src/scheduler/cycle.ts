@@ -63,7 +63,7 @@ import * as explain from './explain.js';
 import { FairShareHeap, dominantShare } from './fair-share.js';
 import { Grouping, type Level, type Pair, type TenantTurn } from './order.js';
 import { PoolRun, poolNeverFits, shapeKey, type AggregateFit } from './pools.js';
-import { VictimList, chooseVictims, type Need, type Running, type Scope } from './preemption.js';
+import { VictimList, chooseVictims, lacking, type Need, type Running, type Scope } from './preemption.js';
 import { times, zero, type Resources } from './resources.js';
 import type {
   AdmittedJob,
@@ -486,7 +486,8 @@ class Cycle {
       this.admissions.push({ id: job.id, pool: chosen.name });
       return;
     }
-    if (mayPreempt && this.preempt(job, prio, t, q, chosen, concBlocked, short)) return;
+    const preempted = mayPreempt ? this.preempt(job, prio, t, q, chosen, concBlocked, short) : 'no';
+    if (preempted === 'victims') return;
 
     if (deferred && !concBlocked && !quotaBlocked) {
       return this.wait(job, q, 'Capacity', `not considered: this cycle's limit of ${this.maxAdmissions} admission${this.maxAdmissions === 1 ? '' : 's'} was reached`);
@@ -513,6 +514,7 @@ class Cycle {
       const p = feasible[0] as PoolRun;
       const fit = this.fits[0] as Blocked;
       ({ reason, message } = explainPool(p, fit, pp, n, req, this.packed[0] as number));
+      if (preempted === 'releasing') message += '; stopping jobs are releasing the room it needs';
       // Room the jobs ahead and this one need beyond what is free; for pods that did not pack, the
       // room of those pods (the free space is there but fragmented).
       const need = fit === 'node' ? nodeNeed(job, this.packed[0] as number) : undefined;
@@ -584,7 +586,12 @@ class Cycle {
     }
   }
 
-  /** Tries to make room by preemption; true when victims were chosen (the job then waits for them). */
+  /**
+   * Tries to make room by preemption: 'victims' when victims were chosen (the job then waits for
+   * them); 'releasing' when, blocked by pool room only, the room that stopping jobs are releasing
+   * covers it (it waits for that, evicting no one: without this, each cycle until their pods are gone
+   * would take another victim); 'no' when preemption cannot help.
+   */
   private preempt(
     job: QueuedJob,
     prio: number,
@@ -593,7 +600,7 @@ class Cycle {
     roomy: PoolRun | undefined,
     concBlocked: boolean,
     short: number,
-  ): boolean {
+  ): 'victims' | 'releasing' | 'no' {
     const req = this.req;
     const scopes: Scope[] = [];
     if (concBlocked) scopes.push({ kind: 'queue', name: q.name, need: this.queueNeed(q, q.policy?.maxConcurrency ?? 0), list: q.victims(this.wrap) });
@@ -601,6 +608,7 @@ class Cycle {
     let victims: Running[] | undefined;
     let pool: PoolRun | undefined;
     let fit: PoolFit = 'ok';
+    const needs: Need[] = [];
     if (roomy !== undefined) {
       victims = chooseVictims(scopes, prio);
       pool = roomy;
@@ -610,6 +618,17 @@ class Cycle {
         const f = this.fits[i] as Blocked;
         if (f === 'node' && (this.packed[i] as number) < 0) this.packed[i] = p.placeable(job.perPod, job.replicas);
         const need = f === 'node' ? nodeNeed(job, this.packed[i] as number) : poolNeed(p, req);
+        const left = p.afterRelease(need);
+        if (scopes.length === 0 && !lacking(left)) {
+          p.claimRelease(need);
+          return 'releasing';
+        }
+        needs.push(need);
+      }
+      for (let i = 0; i < this.feasible.length; i++) {
+        const p = this.feasible[i] as PoolRun;
+        const f = this.fits[i] as Blocked;
+        const need = p.afterRelease(needs[i] as Need);
         const v = chooseVictims([...scopes, { kind: 'pool', name: p.name, need, list: p.victims(this.wrap) }], prio);
         if (v !== undefined && v.length > 0 && (victims === undefined || v.length < victims.length)) {
           victims = v;
@@ -618,7 +637,8 @@ class Cycle {
         }
       }
     }
-    if (victims === undefined || victims.length === 0 || pool === undefined) return false;
+    if (victims === undefined || victims.length === 0 || pool === undefined) return 'no';
+    if (roomy === undefined) pool.claimRelease(needs[this.feasible.indexOf(pool)] as Need);
 
     for (const v of victims) {
       v.taken = true;
@@ -652,7 +672,7 @@ class Cycle {
     this.charge(t, q, req);
     const k = victims.length;
     this.wait(job, q, reason, `${message}; preempting ${k} lower-priority job${k === 1 ? '' : 's'}`);
-    return true;
+    return 'victims';
   }
 
   /** What victims of the queue must free: job slots. */

@@ -64,6 +64,8 @@ export class PoolRun {
   /** What waiting jobs considered so far need here (jobs ahead, for ETAs). */
   readonly demand: Resources = zero();
   demandJobs = 0;
+  /** Room being released here (PoolState.releasing) not yet counted on by a preemptor this cycle. */
+  readonly releasing: Resources;
 
   private readonly nodeCpu: Float64Array;
   private readonly nodeMem: Float64Array;
@@ -108,6 +110,21 @@ export class PoolRun {
       this.nodeGpu[i] = f.gpu;
     }
     this.free = zero();
+    this.releasing = state.releasing ? { ...state.releasing } : zero();
+  }
+
+  /** What a preemptor's pool need leaves for victims once the room being released here is counted. */
+  afterRelease<N extends Resources>(need: N): N {
+    const r = this.releasing;
+    return { ...need, cpuMilli: need.cpuMilli - r.cpuMilli, memoryMb: need.memoryMb - r.memoryMb, gpu: need.gpu - r.gpu };
+  }
+
+  /** Speaks for the part of the room being released here that `need` counted on (no one else may). */
+  claimRelease(need: Resources): void {
+    const r = this.releasing;
+    r.cpuMilli -= Math.min(r.cpuMilli, Math.max(0, need.cpuMilli));
+    r.memoryMb -= Math.min(r.memoryMb, Math.max(0, need.memoryMb));
+    r.gpu -= Math.min(r.gpu, Math.max(0, need.gpu));
   }
 
   /** Records an admitted job running here (before start()). */

@@ -146,7 +146,8 @@ export interface Scope {
   list: VictimList;
 }
 
-function lacking(n: Need): boolean {
+/** Whether anything of the need is still lacking. */
+export function lacking(n: Need): boolean {
   return n.cpuMilli > 0 || n.memoryMb > 0 || n.gpu > 0 || n.jobs > 0;
 }
 

@@ -33,6 +33,13 @@ export interface PoolState {
   /** ComputeCluster capacity caps (undefined = none). */
   maxJobs?: number;
   maxGpus?: number;
+  /**
+   * Room on the pool's nodes still taken by pods of jobs that no longer hold it (preempted,
+   * cancelled), which Kubernetes is removing: it is not free yet (nodesFree counts it as used), but
+   * it will be without evicting anyone else, so a preemptor waits for it instead of taking more
+   * victims. Undefined = none.
+   */
+  releasing?: Resources;
 }
 
 /** A job already admitted (running or pending on the cluster), as far as scheduling cares. */

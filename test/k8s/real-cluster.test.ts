@@ -3,6 +3,7 @@
  * built from Debian's sources), with a simulated kubelet. Runway authenticates as the runway
  * ServiceAccount, so every test here also proves deploy/'s RBAC is enough.
  */
+import { execFileSync } from 'node:child_process';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AIJob } from '../../src/cluster/types.js';
@@ -322,4 +323,142 @@ describe.skipIf(skip)('Runway on a real Kubernetes control plane', () => {
       await b.runway.close().catch(() => undefined);
     }
   }, 120_000);
+
+  describe('queues on the real control plane: gang, preemption, cancel, retry', () => {
+    // Policies as an operator applies them: custom resources, with kubectl.
+    const POLICIES = `
+apiVersion: runway.dev/v1alpha1
+kind: AIJobQueue
+metadata: {name: batch}
+spec: {admission: queued, maxConcurrency: 100, preemptionPolicy: PreemptLowerPriority}
+---
+apiVersion: runway.dev/v1alpha1
+kind: ComputeCluster
+metadata: {name: cpu}
+spec: {nodeSelector: {runway.dev/pool: cpu}}
+---
+apiVersion: runway.dev/v1alpha1
+kind: ComputeCluster
+metadata: {name: gpu}
+spec: {nodeSelector: {runway.dev/pool: gpu}}
+`;
+    const GPU = { queue: 'batch', gpu_count: 2 };
+
+    beforeAll(async () => {
+      await stopMain();
+      execFileSync('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'apply', '-f', '-'], { input: POLICIES, stdio: ['pipe', 'ignore', 'inherit'] });
+      // A short backoff so that a retry is due within the test, on the real clock.
+      rw = await startRunwayOnKube(kc, { ...MAIN_ENV, RUNWAY_RETRY_BASE_DELAY_S: '1' });
+      const r = rw;
+      await eventually('the queue and the pools to reach the policy cache', async () => {
+        const pools = (await (await fetch(`${r.url}/v1/nodepools`)).json()) as { items: Array<{ name: string }> };
+        return pools.items.map((p) => p.name).join() === 'cpu,gpu' ? true : undefined;
+      });
+    }, 60_000);
+
+    async function cancel(r: RunwayOnKube, id: string) {
+      const res = await fetch(`${r.url}/v1/jobs/${id}`, { method: 'DELETE' });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    }
+
+    it('runs a gang as one Job with parallelism = completions = N, all of its pods on the GPU node', async () => {
+      const r = rw as RunwayOnKube;
+      const gang = await submit(r, { ...GPU, replicas: 2, annotations: { 'sim.runway.dev/duration-s': '2' } }, 'q-gang');
+      expect(gang.status).toBe(201);
+      const [job] = await listJobs(`runway.dev/job-id=${gang.body.job_id}`);
+      expect(job?.metadata.name).toBe(`${gang.body.job_id}-1`);
+      expect(job?.spec).toMatchObject({ parallelism: 2, completions: 2 });
+      expect(await waitForStatus(r, gang.body.job_id, ['SUCCEEDED', 'FAILED'])).toMatchObject({ status: 'SUCCEEDED' });
+      const pods = await listPods(`${gang.body.job_id}-1`);
+      expect(pods.map((p) => p.spec.nodeName)).toEqual(['gpu-1', 'gpu-1']);
+      expect(r.runway.ledger.inUse('q-gang').gpu).toBe(0);
+    }, 120_000);
+
+    it('a gang that cannot fit waits whole (202 QUEUED), with no Job and a reason', async () => {
+      const r = rw as RunwayOnKube;
+      const holder = await submit(r, { ...GPU, gpu_count: 1, annotations: { 'sim.runway.dev/duration-s': '4' } }, 'q-hold');
+      expect(holder.status).toBe(201);
+      const gang = await submit(r, { ...GPU, replicas: 2, annotations: { 'sim.runway.dev/duration-s': '1' } }, 'q-gang2');
+      expect(gang.status).toBe(202);
+      expect(gang.body.status).toBe('QUEUED');
+      // Positions and reasons come from the scheduler's periodic explanation of the queue.
+      const waiting = await eventually('a position and a reason', async () => {
+        const j = await getJob(r, gang.body.job_id);
+        return j.queue_position !== undefined ? j : undefined;
+      });
+      expect(waiting).toMatchObject({ status: 'QUEUED', queue_position: 1, pending_cause: 'Capacity' });
+      expect(waiting.pending_reason).toMatch(/^needs 4 GPUs in pool gpu, 3 free/);
+      expect(await listJobs(`runway.dev/job-id=${gang.body.job_id}`)).toHaveLength(0);
+      // Once the holder ends, the whole gang is admitted and runs.
+      expect(await waitForStatus(r, gang.body.job_id, ['SUCCEEDED'])).toMatchObject({ status: 'SUCCEEDED', attempt: 1 });
+    }, 120_000);
+
+    it('preempts the lowest-priority, most recently admitted job: its Job is deleted and it queues again', async () => {
+      const r = rw as RunwayOnKube;
+      const older = await submit(r, { ...GPU, annotations: { 'sim.runway.dev/duration-s': '600' } }, 'q-low');
+      await waitForStatus(r, older.body.job_id, ['RUNNING']);
+      const newer = await submit(r, { ...GPU, annotations: { 'sim.runway.dev/duration-s': '600' } }, 'q-low');
+      await waitForStatus(r, newer.body.job_id, ['RUNNING']);
+      const high = await submit(r, { ...GPU, priority: 10, annotations: { 'sim.runway.dev/duration-s': '2' } }, 'q-high');
+      expect(high.status).toBe(202);
+      const victim = await waitForStatus(r, newer.body.job_id, ['QUEUED']);
+      expect(victim).toMatchObject({ reason: 'Preempted', preemptions: 1 });
+      expect(victim.failures).toBeUndefined();
+      await eventually('the victim\'s Job to be deleted', async () => ((await listJobs(`runway.dev/job-id=${newer.body.job_id}`)).length === 0 ? true : undefined));
+      expect((await getJob(r, older.body.job_id)).status).toBe('RUNNING');
+      expect(await waitForStatus(r, high.body.job_id, ['SUCCEEDED'])).toMatchObject({ status: 'SUCCEEDED' });
+      // The victim is admitted again, as attempt 2, when the preemptor is done.
+      expect(await waitForStatus(r, newer.body.job_id, ['RUNNING'])).toMatchObject({ attempt: 2, preemptions: 1 });
+      expect((await listJobs(`runway.dev/job-id=${newer.body.job_id}`)).map((j) => j.metadata.name)).toEqual([`${newer.body.job_id}-2`]);
+      for (const id of [older.body.job_id, newer.body.job_id]) expect((await cancel(r, id)).status).toBe(200);
+      await eventually('the pool to be empty', async () => (r.runway.ledger.inUse('q-low').gpu === 0 ? true : undefined));
+    }, 180_000);
+
+    it('cancels a running job (its Job deleted, quota released once) and a queued one; a finished job is 409', async () => {
+      const r = rw as RunwayOnKube;
+      const running = await submit(r, { ...GPU, annotations: { 'sim.runway.dev/duration-s': '600' } }, 'q-cancel');
+      await waitForStatus(r, running.body.job_id, ['RUNNING']);
+      const running2 = await submit(r, { ...GPU, annotations: { 'sim.runway.dev/duration-s': '600' } }, 'q-cancel');
+      await waitForStatus(r, running2.body.job_id, ['RUNNING']);
+      const queued = await submit(r, { ...GPU, annotations: { 'sim.runway.dev/duration-s': '1' } }, 'q-cancel');
+      expect(queued.status).toBe(202);
+      expect(await cancel(r, queued.body.job_id)).toMatchObject({ status: 200, body: { status: 'CANCELLED', attempt: 0 } });
+      expect(await listJobs(`runway.dev/job-id=${queued.body.job_id}`)).toHaveLength(0);
+      expect(await cancel(r, running.body.job_id)).toMatchObject({ status: 200, body: { status: 'CANCELLED', reason: 'Cancelled' } });
+      expect(await cancel(r, running.body.job_id)).toMatchObject({ status: 200, body: { status: 'CANCELLED' } });
+      await eventually('the cancelled Job and its pod to be gone', async () =>
+        (await listJobs(`runway.dev/job-id=${running.body.job_id}`)).length === 0 && (await listPods(`${running.body.job_id}-1`)).length === 0 ? true : undefined,
+      );
+      expect(r.runway.ledger.inUse('q-cancel').gpu).toBe(2);
+      const aijob = (await listAIJobs()).find((a) => a.metadata.name === running.body.job_id);
+      expect(aijob?.status).toMatchObject({ phase: 'CANCELLED', reason: 'Cancelled' });
+      expect((await cancel(r, running2.body.job_id)).status).toBe(200);
+      await eventually('the quota to be free', async () => (r.runway.ledger.inUse('q-cancel').gpu === 0 ? true : undefined));
+      const done = await submit(r, { queue: 'batch', annotations: { 'sim.runway.dev/duration-s': '1' } }, 'q-cancel');
+      await waitForStatus(r, done.body.job_id, ['SUCCEEDED']);
+      expect(await cancel(r, done.body.job_id)).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    }, 180_000);
+
+    it('retries a failed attempt as a new Job <id>-2 after its backoff, and retries a dead-lettered job by hand', async () => {
+      const r = rw as RunwayOnKube;
+      const flaky = await submit(r, { queue: 'batch', annotations: { 'sim.runway.dev/fail-attempts': '1', 'sim.runway.dev/duration-s': '1' } }, 'q-retry');
+      const retrying = await waitForStatus(r, flaky.body.job_id, ['RETRYING', 'SUCCEEDED']);
+      expect(retrying).toMatchObject({ status: 'RETRYING', failures: 1, attempt: 1 });
+      expect(typeof retrying.next_attempt_at).toBe('string');
+      expect(await waitForStatus(r, flaky.body.job_id, ['SUCCEEDED', 'DEAD_LETTER'])).toMatchObject({ status: 'SUCCEEDED', attempt: 2, failures: 1 });
+      expect((await listJobs(`runway.dev/job-id=${flaky.body.job_id}`)).map((j) => j.metadata.name).sort()).toEqual([`${flaky.body.job_id}-1`, `${flaky.body.job_id}-2`]);
+
+      const doomed = await submit(
+        r,
+        { queue: 'batch', retry_policy: { max_retries: 1, backoff_multiplier: 1 }, annotations: { 'sim.runway.dev/fail-attempts': '2', 'sim.runway.dev/duration-s': '1' } },
+        'q-retry',
+      );
+      expect(await waitForStatus(r, doomed.body.job_id, ['DEAD_LETTER', 'SUCCEEDED'])).toMatchObject({ status: 'DEAD_LETTER', attempt: 2, failures: 2 });
+      const res = await fetch(`${r.url}/v1/jobs/${doomed.body.job_id}/retry`, { method: 'POST' });
+      expect(res.status).toBe(201);
+      expect(await res.json()).toMatchObject({ status: 'PENDING', attempt: 3 });
+      expect(await waitForStatus(r, doomed.body.job_id, ['SUCCEEDED', 'DEAD_LETTER', 'RETRYING'])).toMatchObject({ status: 'SUCCEEDED', attempt: 3 });
+      expect((await fetch(`${r.url}/v1/jobs/${doomed.body.job_id}/retry`, { method: 'POST' })).status).toBe(409);
+    }, 180_000);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { explainNeverFits, schedule } from '../../src/scheduler/index.js';
-import type { Decisions, ScheduleOptions, Snapshot, WaitReason } from '../../src/scheduler/types.js';
+import type { AdmittedJob, Decisions, ScheduleOptions, Snapshot, WaitReason } from '../../src/scheduler/types.js';
 import { MIN, NOW, job, pool, queue, r, running, snapshot } from './scheduler-fixtures.js';
 
 interface Case {
@@ -280,6 +280,37 @@ const preemption: Case[] = [
     expected: {
       preemptions: [{ id: 'big', for: 'p' }],
       waiting: [capacity('p', 1, 'needs 4 GPUs in pool gpu, 0 free; preempting 1 lower-priority job; no jobs ahead')],
+    },
+  },
+  {
+    name: 'waits for the room that stopping jobs (earlier victims) release, taking no further victim',
+    snapshot: snapshot({
+      pools: [{ ...fullGpuPool, releasing: r(2, 2048, 4) }],
+      queues: { batch: queue('batch'), prod },
+      admitted: [fourVictims[0] as AdmittedJob, fourVictims[3] as AdmittedJob],
+      queued: [job('p', { queue: 'prod', perPod: r(1, 1024, 4) })],
+    }),
+    expected: {
+      waiting: [capacity('p', 1, 'needs 4 GPUs in pool gpu, 0 free; stopping jobs are releasing the room it needs; room held for it; no jobs ahead')],
+    },
+  },
+  {
+    name: 'counts room being released: 2 of the 4 GPUs are on their way, so one 2-GPU victim is enough; a second preemptor cannot count on them',
+    snapshot: snapshot({
+      pools: [{ ...fullGpuPool, releasing: r(1, 1024, 2) }],
+      queues: { batch: queue('batch'), prod },
+      admitted: [fourVictims[0] as AdmittedJob, fourVictims[2] as AdmittedJob, fourVictims[3] as AdmittedJob],
+      queued: [job('p', { queue: 'prod', perPod: r(1, 1024, 4) }), job('p2', { queue: 'prod', queuedAt: 1, perPod: r(1, 1024, 2) })],
+    }),
+    expected: {
+      preemptions: [
+        { id: 'v3', for: 'p' },
+        { id: 'v1', for: 'p2' },
+      ],
+      waiting: [
+        capacity('p', 1, 'needs 4 GPUs in pool gpu, 0 free; preempting 1 lower-priority job; no jobs ahead'),
+        capacity('p2', 2, 'needs 2 GPUs in pool gpu, 0 free; preempting 1 lower-priority job; 1 job ahead'),
+      ],
     },
   },
   {

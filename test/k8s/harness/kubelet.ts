@@ -5,7 +5,8 @@
  * by backoffLimit, activeDeadlineSeconds, garbage collection) is the real controllers' work.
  */
 import { KubeConfig, makeInformer, CoreV1Api, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
-import { LABEL_JOB_ID, SIM_DURATION_S, SIM_EXIT_CODE, SIM_FAIL_ATTEMPTS, SIM_OOM } from '../../../src/core/k8s.js';
+import { outcomeFor, parseWorkload } from '../../../src/cluster/sim/kubelet.js';
+import { LABEL_JOB_ID } from '../../../src/core/k8s.js';
 import { kubeRequest, type ControlPlane } from './control-plane.js';
 
 export interface Kubelet {
@@ -15,11 +16,6 @@ export interface Kubelet {
 }
 
 const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
-function intAnnotation(annotations: Record<string, string>, key: string, fallback: number): number {
-  const v = Number(annotations[key]);
-  return Number.isFinite(v) && v >= 0 ? v : fallback;
-}
 
 export async function startKubelet(cp: ControlPlane, nodeNames: string[], opts: { startDelayMs?: number; namespace?: string } = {}): Promise<Kubelet> {
   const kc = new KubeConfig();
@@ -65,15 +61,13 @@ export async function startKubelet(cp: ControlPlane, nodeNames: string[], opts: 
     if (pod.metadata?.deletionTimestamp) return;
     if (handled.has(key) || !pod.spec?.nodeName || !nodes.has(pod.spec.nodeName) || pod.status?.phase !== 'Pending') return;
     handled.add(key);
-    const a = pod.metadata?.annotations ?? {};
     const jobId = pod.metadata?.labels?.[LABEL_JOB_ID] ?? '';
     const index = started.get(jobId) ?? 0;
     started.set(jobId, index + 1);
-    const durationMs = intAnnotation(a, SIM_DURATION_S, 5) * 1000;
-    const oom = a[SIM_OOM] === 'true';
-    const exitCode = intAnnotation(a, SIM_EXIT_CODE, 0);
-    const failAttempts = a[SIM_FAIL_ATTEMPTS] !== undefined ? intAnnotation(a, SIM_FAIL_ATTEMPTS, 0) : undefined;
-    const fails = failAttempts !== undefined ? index < failAttempts : oom || exitCode !== 0;
+    // The embedded cluster's reading of the annotations, so both clusters run the same workloads.
+    const workload = parseWorkload(pod.metadata?.annotations);
+    const outcome = outcomeFor(workload, index);
+    const durationMs = workload.durationS * 1000;
     const containers = pod.spec.containers.map((c) => c.name);
     const image = pod.spec.containers[0]?.image ?? '';
     let startedAt = '';
@@ -88,13 +82,9 @@ export async function startKubelet(cp: ControlPlane, nodeNames: string[], opts: 
       });
       later(key, durationMs, async () => {
         const finishedAt = nowIso();
-        const terminated = fails
-          ? oom
-            ? { reason: 'OOMKilled', exitCode: 137 }
-            : { reason: 'Error', exitCode: exitCode !== 0 ? exitCode : 1 }
-          : { reason: 'Completed', exitCode: 0 };
+        const terminated = { reason: outcome.reason, exitCode: outcome.exitCode };
         await patchStatus(pod, {
-          phase: fails ? 'Failed' : 'Succeeded',
+          phase: outcome.phase,
           conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: finishedAt }],
           containerStatuses: containers.map((name) => ({
             name,
