@@ -105,6 +105,8 @@ export class RunwayClient {
       throw this.connectionError(err);
     }
     if (!res.ok) throw errorFrom(res.status, res.statusText, text, res.headers);
+    // 204 No Content (a policy DELETE) has no body to parse.
+    if (res.status === 204) return { status: res.status, body: undefined as T, headers: res.headers };
     if (opts.text) return { status: res.status, body: text as T, headers: res.headers };
     try {
       return { status: res.status, body: JSON.parse(text) as T, headers: res.headers };
@@ -119,6 +121,14 @@ export class RunwayClient {
 
   post<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     return this.request<T>('POST', path, { ...opts, body });
+  }
+
+  put<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('PUT', path, { ...opts, body });
+  }
+
+  delete<T>(path: string, opts?: RequestOptions): Promise<ApiResponse<T>> {
+    return this.request<T>('DELETE', path, opts);
   }
 
   private connectionError(err: unknown): ConnectionError {

@@ -2,6 +2,7 @@
 import type { JobView } from '../api/views.js';
 import type { PoolView, QueueView } from '../controller/scheduling-loop.js';
 import type { CostEstimate } from '../core/cost.js';
+import type { PolicyKind } from '../core/policy.js';
 
 /** Statuses after which nothing more happens to a job unless a user retries it. */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'DEADLINE', 'DEAD_LETTER', 'CANCELLED']);
@@ -183,6 +184,11 @@ export function poolsTable(pools: readonly PoolView[], now: number = Date.now())
       ];
     }),
   );
+}
+
+/** How a policy object is named in output, as kubectl does: aijobqueue/training. */
+export function policyRef(kind: PolicyKind, name: string): string {
+  return `${kind.toLowerCase()}/${name}`;
 }
 
 /** Pretty JSON for a single document. */

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { JobView } from '../api/views.js';
 import type { CostEstimate } from '../core/cost.js';
+import type { PolicyKind } from '../core/policy.js';
 import { ApiError, ConnectionError, RunwayClient } from './client.js';
 import type { PoolView, QueueView } from '../controller/scheduling-loop.js';
 import {
@@ -15,13 +16,26 @@ import {
   jobDetails,
   jobsTable,
   json,
+  policyRef,
   poolsTable,
   queuesTable,
   statusLine,
   submittedTable,
   TERMINAL_STATUSES,
 } from './format.js';
-import { buildSpec, collectList, collectPair, parseInteger, parseNumber, UsageError, type SpecFlags } from './spec.js';
+import {
+  buildSpec,
+  collectList,
+  collectPair,
+  parseInteger,
+  parseNumber,
+  parsePolicyKind,
+  policyPath,
+  readPolicyFile,
+  UsageError,
+  type PolicyDocument,
+  type SpecFlags,
+} from './spec.js';
 
 export const DEFAULT_URL = 'http://localhost:8000';
 
@@ -201,7 +215,7 @@ async function logs(id: string, opts: { tail?: number }, cmd: Command): Promise<
 
 async function cancel(id: string, _opts: unknown, cmd: Command): Promise<void> {
   const { output } = globals(cmd);
-  const { body } = await clientFor(cmd).request<JobView>('DELETE', jobPath(id));
+  const { body } = await clientFor(cmd).delete<JobView>(jobPath(id));
   out(output === 'json' ? json(body) : statusLine(body));
 }
 
@@ -221,6 +235,67 @@ async function nodepools(_opts: unknown, cmd: Command): Promise<void> {
   const { output } = globals(cmd);
   const { body } = await clientFor(cmd).get<{ items: PoolView[] }>('/v1/nodepools');
   out(output === 'json' ? json(body) : poolsTable(body.items));
+}
+
+/** The Authorization header of policy writes: the admin token from --token or RUNWAY_ADMIN_TOKEN, if any. */
+function adminHeaders(token: string | undefined): Record<string, string> {
+  // An empty token (`export RUNWAY_ADMIN_TOKEN=`) means none.
+  const t = token?.trim() ?? '';
+  if (t === '') return {};
+  if (!/^[\x21-\x7e]+$/.test(t)) throw new UsageError('invalid admin token (from --token or RUNWAY_ADMIN_TOKEN): expected printable ASCII without spaces');
+  return { Authorization: `Bearer ${t}` };
+}
+
+/** An API error about one object of a file: the message says which. */
+function about(ref: string, e: unknown): unknown {
+  return e instanceof ApiError ? new ApiError(e.status, e.code, `${ref}: ${e.message}`, e.requestId, e.details, e.retryAfter) : e;
+}
+
+/** What `apply -o json` prints: the stored documents as a List, which `apply -f` takes back. */
+const policyList = (items: PolicyDocument[]) => json({ apiVersion: 'v1', kind: 'List', items });
+
+/**
+ * Creates or replaces each document of the file in order (PUT), printing a line per document. The
+ * first one refused stops it: those before it stay applied, and a summary says which ones were not.
+ */
+async function apply(opts: { file: string; token?: string }, cmd: Command): Promise<void> {
+  const { output } = globals(cmd);
+  const client = clientFor(cmd);
+  const headers = adminHeaders(opts.token);
+  const docs = readPolicyFile(opts.file);
+  const stored: PolicyDocument[] = [];
+  for (const [i, doc] of docs.entries()) {
+    const ref = policyRef(doc.kind, doc.metadata.name);
+    try {
+      const res = await client.put<PolicyDocument>(policyPath(doc.kind, doc.metadata.name), doc, { headers });
+      stored.push(res.body);
+      if (output === 'table') out(`${ref} ${res.status === 201 ? 'created' : 'configured'}\n`);
+    } catch (e) {
+      if (output === 'json') out(policyList(stored));
+      process.exitCode = reportError(about(ref, e));
+      if (docs.length > 1) {
+        const done = docs.slice(0, i).map((d) => policyRef(d.kind, d.metadata.name));
+        const rest = docs.slice(i).map((d) => policyRef(d.kind, d.metadata.name));
+        err(`Applied ${i} of ${docs.length} documents${done.length > 0 ? ` (${done.join(', ')})` : ''}; not applied: ${rest.join(', ')}.\n`);
+      }
+      return;
+    }
+  }
+  if (output === 'json') out(policyList(stored));
+}
+
+async function deletePolicy(kind: PolicyKind, name: string, opts: { token?: string }, cmd: Command): Promise<void> {
+  const { output } = globals(cmd);
+  const client = clientFor(cmd);
+  await client.delete(policyPath(kind, name), { headers: adminHeaders(opts.token) });
+  out(output === 'json' ? json({ kind, name, deleted: true }) : `${policyRef(kind, name)} deleted\n`);
+}
+
+/** --token for policy writes. */
+function tokenOption(): Option {
+  return new Option('--token <token>', 'admin token, sent as Authorization: Bearer (needed when the server sets RUNWAY_ADMIN_TOKEN)').env(
+    'RUNWAY_ADMIN_TOKEN',
+  );
 }
 
 async function serveCommand(opts: { port?: number; host?: string }): Promise<void> {
@@ -251,16 +326,19 @@ Examples:
   $ runway retry job-abc123
   $ runway queues
   $ runway nodepools
+  $ runway apply -f deploy/examples/policies.yaml
+  $ runway delete queue training
   $ runway list -o json | jq '.items[].job_id'
 
 Environment:
-  RUNWAY_URL     the Runway API (default ${DEFAULT_URL})
-  RUNWAY_TENANT  default tenant for submit and estimate
+  RUNWAY_URL          the Runway API (default ${DEFAULT_URL})
+  RUNWAY_TENANT       default tenant for submit and estimate
+  RUNWAY_ADMIN_TOKEN  admin token for apply and delete (or --token)
 
 Exit codes:
   0  success
   1  the API refused the request or could not be reached; for get --watch, the job did not succeed
-  2  usage error (unknown command or option, bad flag value, unreadable spec file)
+  2  usage error (unknown command or option, bad flag value, unreadable spec or policy file)
 `;
 
 export function createProgram(): Command {
@@ -362,6 +440,43 @@ Example:
     .command('nodepools')
     .description('node pools: capacity, free room, queued demand, the head job\'s estimated start')
     .action(nodepools);
+
+  program
+    .command('apply')
+    .description('create or replace queues, compute clusters and tenant policies from a YAML or JSON file')
+    .requiredOption('-f, --file <path>', 'policy file: YAML (documents separated by ---) or JSON (an object, an array or a List); "-" reads stdin')
+    .addOption(tokenOption())
+    .addHelpText(
+      'after',
+      `
+Each document needs apiVersion runway.dev/v1alpha1, a kind (AIJobQueue, ComputeCluster or
+TenantPolicy) and metadata.name; the file is checked before anything is sent. Documents are applied
+in order, each created or replaced (a line says which); the first one the server refuses stops
+the apply, and those before it stay applied. With -o json the stored documents print as a List.
+
+Examples:
+  $ runway apply -f deploy/examples/policies.yaml
+  $ cat queue.json | runway apply -f - --token "$ADMIN_TOKEN" -o json`,
+    )
+    .action(apply);
+
+  program
+    .command('delete')
+    .description('delete a queue, compute cluster or tenant policy')
+    .argument('<kind>', 'queue, cluster or tenant (also AIJobQueue, ComputeCluster, TenantPolicy)', parsePolicyKind)
+    .argument('<name>', 'object name')
+    .addOption(tokenOption())
+    .addHelpText(
+      'after',
+      `
+Deleting an object that does not exist is an error (NOT_FOUND, exit 1). Without its object, the
+default queue is the implicit direct queue.
+
+Examples:
+  $ runway delete queue training
+  $ runway delete tenantpolicy team-a --token "$ADMIN_TOKEN"`,
+    )
+    .action(deletePolicy);
 
   return program;
 }

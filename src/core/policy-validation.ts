@@ -6,7 +6,8 @@
  */
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
-import { errors } from './errors.js';
+import type { TLocalizedValidationError } from 'typebox/error';
+import { errors, type RunwayError } from './errors.js';
 import { deepFreeze } from './immutable.js';
 import { LABEL_VALUE_PATTERN } from './job-spec.js';
 import {
@@ -61,6 +62,23 @@ const validators = {
   TenantPolicy: Compile(POLICY_DOCUMENT_SCHEMAS.TenantPolicy),
 };
 
+/**
+ * The INVALID_REQUEST of a document that fails its schema. A field that takes one of a few values
+ * (admission, preemptionPolicy) fails as a union of constants, with a "must be equal to constant" (or
+ * "must be string") error per value: the message lists the values instead.
+ */
+function documentError(body: unknown, list: TLocalizedValidationError[], what: string): RunwayError {
+  const first = list.find((e) => e.keyword !== 'boolean');
+  const structural = list.some((e) => e.keyword === 'additionalProperties' || e.keyword === 'required');
+  const allowed = list
+    .filter((e) => e.keyword === 'const' && e.instancePath === first?.instancePath)
+    .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
+  if (first && !structural && allowed.length > 0) {
+    return pickError(body, [{ ...first, message: `must be one of ${allowed.join(', ')}` }], what);
+  }
+  return pickError(body, list, what);
+}
+
 /** Checks the name of a policy object (the {name} of its API path). */
 export function parsePolicyName(kind: PolicyKind, name: unknown, field = 'name'): string {
   const rule = POLICY_NAME[kind];
@@ -109,7 +127,7 @@ export function parsePolicy<K extends PolicyKind>(kind: K, name: string, body: u
     throw errors.invalidRequest('kind', `kind ${describe(body.kind)} does not match this endpoint, which takes ${kind}`, { expected: kind });
   }
   const validator = validators[kind];
-  if (!validator.Check(body)) throw pickError(body, [...validator.Errors(body)], `${kind} document`);
+  if (!validator.Check(body)) throw documentError(body, [...validator.Errors(body)], `${kind} document`);
 
   const metadata = isRecord(body.metadata) ? body.metadata : {};
   if (metadata.name !== undefined && metadata.name !== name) {
