@@ -41,7 +41,7 @@ export const JobViewSchema = Type.Object({
   finished_at: Type.Optional(Type.String()),
   queue_position: Type.Optional(Type.Integer({ description: 'waiting jobs: 1-based place among the waiting jobs of the queue' })),
   pending_reason: Type.Optional(Type.String({ description: 'waiting jobs: why, e.g. "needs 4 GPUs in pool gpu, 2 free; 3 jobs ahead; estimated start in 12 min"' })),
-  pending_cause: Type.Optional(Type.String({ description: 'Quota, Capacity, MaxConcurrency, PoolLimit, Backoff, Gang, Fairness' })),
+  pending_cause: Type.Optional(Type.String({ description: 'Quota, Capacity, MaxConcurrency, PoolLimit, Backoff, Gang, Fairness, NoQueue' })),
   estimated_start: Type.Optional(Type.String({ description: 'waiting jobs: estimated start from running jobs\' expected ends' })),
   next_attempt_at: Type.Optional(Type.String({ description: 'RETRYING: when the next attempt is due' })),
   failures: Type.Optional(Type.Integer({ description: 'failed attempts so far (retry budget spent)' })),

@@ -140,8 +140,8 @@ class TenantRun {
     return (this.timelineCache ??= new Timeline(this.running));
   }
 
-  victims(wrap: (j: AdmittedJob) => Running): VictimList {
-    return (this.victimsCache ??= new VictimList(this.running.map(wrap)));
+  victims(candidates: (jobs: readonly AdmittedJob[]) => Running[]): VictimList {
+    return (this.victimsCache ??= new VictimList(candidates(this.running)));
   }
 
   victimsIfBuilt(): VictimList | undefined {
@@ -182,8 +182,8 @@ class QueueRun {
     return (this.timelineCache ??= new Timeline(this.running));
   }
 
-  victims(wrap: (j: AdmittedJob) => Running): VictimList {
-    return (this.victimsCache ??= new VictimList(this.running.map(wrap)));
+  victims(candidates: (jobs: readonly AdmittedJob[]) => Running[]): VictimList {
+    return (this.victimsCache ??= new VictimList(candidates(this.running)));
   }
 
   victimsIfBuilt(): VictimList | undefined {
@@ -224,6 +224,18 @@ class Cycle {
     );
     return this.wrapped.get(j) as Running;
   };
+  /**
+   * Who may be preempted: jobs of queued queues. A direct queue's job was promised to run when its
+   * submission answered 201 (v1 semantics: it is never put back in a queue), so it is never a victim.
+   */
+  private readonly candidates = (jobs: readonly AdmittedJob[]): Running[] => {
+    const out: Running[] = [];
+    for (const j of jobs) if (this.preemptible(j)) out.push(this.wrap(j));
+    return out;
+  };
+  private preemptible(j: AdmittedJob): boolean {
+    return this.snapshot.queues[j.queue]?.admission !== 'direct';
+  }
   private fairUpTo = 0;
 
   private readonly admissions: Admission[] = [];
@@ -269,7 +281,7 @@ class Cycle {
       const q = this.queue(job.queue);
       q.running.push(job);
       q.count++;
-      if (job.priority < this.lowestRunning) this.lowestRunning = job.priority;
+      if (job.priority < this.lowestRunning && this.preemptible(job)) this.lowestRunning = job.priority;
       this.byPriority.push(job);
     }
     for (const p of this.pools) p.start();
@@ -464,7 +476,7 @@ class Cycle {
 
     // 3., 4. Queue and tenant limits.
     const policy = q.policy;
-    if (policy === undefined) return this.wait(job, q, 'MaxConcurrency', `queue ${q.name} is not defined`);
+    if (policy === undefined) return this.wait(job, q, 'NoQueue', `queue ${q.name} is not defined (deleted after the job was queued); it waits until the queue exists again`);
     const max = policy.maxConcurrency;
     const concBlocked = max !== undefined && q.count >= max;
     const short = explain.quotaShort(t.usage, req, t.quota);
@@ -473,8 +485,8 @@ class Cycle {
     let mayPreempt = !deferred && policy.preemptionPolicy === 'PreemptLowerPriority' && prio > this.lowestRunning;
     // Over its queue's limit or its quota, only its queue's or tenant's own lower-priority jobs can
     // make room: when even all of them would not, preemption cannot help (as chooseVictims would find).
-    if (mayPreempt && concBlocked && !q.victims(this.wrap).couldCover(this.queueNeed(q, max), prio)) mayPreempt = false;
-    if (mayPreempt && quotaBlocked && !t.victims(this.wrap).couldCover(this.tenantNeed(t), prio)) mayPreempt = false;
+    if (mayPreempt && concBlocked && !q.victims(this.candidates).couldCover(this.queueNeed(q, max), prio)) mayPreempt = false;
+    if (mayPreempt && quotaBlocked && !t.victims(this.candidates).couldCover(this.tenantNeed(t), prio)) mayPreempt = false;
 
     // 5. Pools (only worth looking at when the job could be admitted or could preempt). Exact pod
     // counts only matter to the sentences; preemption asks for them where it needs them.
@@ -603,8 +615,8 @@ class Cycle {
   ): 'victims' | 'releasing' | 'no' {
     const req = this.req;
     const scopes: Scope[] = [];
-    if (concBlocked) scopes.push({ kind: 'queue', name: q.name, need: this.queueNeed(q, q.policy?.maxConcurrency ?? 0), list: q.victims(this.wrap) });
-    if (short !== 0) scopes.push({ kind: 'tenant', name: t.name, need: this.tenantNeed(t), list: t.victims(this.wrap) });
+    if (concBlocked) scopes.push({ kind: 'queue', name: q.name, need: this.queueNeed(q, q.policy?.maxConcurrency ?? 0), list: q.victims(this.candidates) });
+    if (short !== 0) scopes.push({ kind: 'tenant', name: t.name, need: this.tenantNeed(t), list: t.victims(this.candidates) });
     let victims: Running[] | undefined;
     let pool: PoolRun | undefined;
     let fit: PoolFit = 'ok';
@@ -629,7 +641,7 @@ class Cycle {
         const p = this.feasible[i] as PoolRun;
         const f = this.fits[i] as Blocked;
         const need = p.afterRelease(needs[i] as Need);
-        const v = chooseVictims([...scopes, { kind: 'pool', name: p.name, need, list: p.victims(this.wrap) }], prio);
+        const v = chooseVictims([...scopes, { kind: 'pool', name: p.name, need, list: p.victims(this.candidates) }], prio);
         if (v !== undefined && v.length > 0 && (victims === undefined || v.length < victims.length)) {
           victims = v;
           pool = p;

@@ -337,9 +337,9 @@ export class PoolRun {
     return (this.timelineCache ??= new Timeline(this.running));
   }
 
-  /** Its admitted jobs as victim candidates (`wrap` gives every job one Running for the cycle). */
-  victims(wrap: (j: AdmittedJob) => Running): VictimList {
-    return (this.victimsCache ??= new VictimList(this.running.map(wrap)));
+  /** Its admitted jobs that may be preempted, as victim candidates (`candidates` filters and wraps them for the cycle). */
+  victims(candidates: (jobs: readonly AdmittedJob[]) => Running[]): VictimList {
+    return (this.victimsCache ??= new VictimList(candidates(this.running)));
   }
 
   victimsIfBuilt(): VictimList | undefined {

@@ -5,7 +5,7 @@
  *   pool free it;
  * - its tenant's quota: only that tenant's own jobs free it;
  * - its queue's maxConcurrency: only jobs of that queue free a slot.
- * Candidates are admitted jobs of strictly lower effective priority, in victim order: lowest
+ * Candidates are admitted jobs of queued queues (a direct queue's jobs are never victims) of strictly lower effective priority, in victim order: lowest
  * priority first, then most recently admitted, then the larger id. The cycle takes candidates in that
  * order that reduce a remaining need until none is left, then drops, from the second-to-last taken
  * back to the first, every victim whose share the others already cover (re-fitting without it).

@@ -102,7 +102,7 @@ export interface WaitReason {
   /** 1-based position among waiting jobs in the same queue, in the order the cycle considered them. */
   position: number;
   /** Machine-readable cause. */
-  reason: 'Quota' | 'Capacity' | 'MaxConcurrency' | 'PoolLimit' | 'Backoff' | 'Gang' | 'Fairness';
+  reason: 'Quota' | 'Capacity' | 'MaxConcurrency' | 'PoolLimit' | 'Backoff' | 'Gang' | 'Fairness' | 'NoQueue';
   /** A sentence for humans: "needs 4 GPUs in pool gpu, 2 free; 3 jobs ahead; estimated start in 12 min". */
   message: string;
   /** Estimated start (ms) when it can be estimated from running jobs' expected ends. */

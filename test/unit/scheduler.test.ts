@@ -314,6 +314,19 @@ const preemption: Case[] = [
     },
   },
   {
+    name: "never preempts a direct queue's jobs (their 201 promised they run): the next candidate goes instead",
+    snapshot: snapshot({
+      pools: [fullGpuPool],
+      queues: { batch: queue('batch'), default: queue('default', { admission: 'direct' }), prod },
+      admitted: fourVictims.map((v) => (v.id === 'v3' ? { ...v, queue: 'default' } : v)),
+      queued: [job('p', { queue: 'prod', perPod: r(1, 1024, 2) })],
+    }),
+    expected: {
+      preemptions: [{ id: 'v2', for: 'p' }],
+      waiting: [capacity('p', 1, 'needs 2 GPUs in pool gpu, 0 free; preempting 1 lower-priority job; no jobs ahead')],
+    },
+  },
+  {
     name: "'Never' never preempts",
     snapshot: snapshot({
       pools: [fullGpuPool],
@@ -525,7 +538,7 @@ const pools: Case[] = [
     }),
     expected: {
       waiting: [
-        { id: 'u', position: 1, reason: 'MaxConcurrency', message: 'queue nope is not defined; no jobs ahead' },
+        { id: 'u', position: 1, reason: 'NoQueue', message: 'queue nope is not defined (deleted after the job was queued); it waits until the queue exists again; no jobs ahead' },
         { id: 'g', position: 1, reason: 'Capacity', message: 'can never fit: queue ghost allows pools gone, none of which exists', neverFits: true },
       ],
     },
