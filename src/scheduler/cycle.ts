@@ -58,12 +58,12 @@
  * (cached per pod shape until the pool changes). Pass `queued` in FIFO order to skip the sort.
  */
 import type { TenantQuota } from '../core/quota.js';
-import { Timeline } from './eta.js';
 import * as explain from './explain.js';
 import { FairShareHeap, dominantShare } from './fair-share.js';
 import { Grouping, type Level, type Pair, type TenantTurn } from './order.js';
 import { PoolRun, poolNeverFits, shapeKey, type AggregateFit } from './pools.js';
-import { VictimList, chooseVictims, lacking, type Need, type Running, type Scope } from './preemption.js';
+import { Holders } from './holders.js';
+import { chooseVictims, lacking, type Need, type Running, type Scope } from './preemption.js';
 import { times, zero, type Resources } from './resources.js';
 import type {
   AdmittedJob,
@@ -117,39 +117,26 @@ function poolsNeverFit(queue: string, policy: QueuePolicy | undefined, allowed: 
   return allowed.map((p) => poolNeverFits(p, perPod, n)).join('; ');
 }
 
-class TenantRun {
+class TenantRun extends Holders {
   /** Everything it holds (admitted, admitted or holding room this cycle): against its quota. */
   readonly usage: Resources = zero();
   /** What counts for fair share at the priority level being scheduled: its usage at or above it. */
   readonly fair: Resources = zero();
   share = 0;
-  readonly running: AdmittedJob[] = [];
   /** What quota-blocked jobs considered so far need (jobs ahead, for ETAs). */
   readonly demand: Resources = zero();
   /** Per queue index: the level its jobs were last seen at (see order.ts). */
   readonly seen: number[] = [];
-  private timelineCache: Timeline | undefined;
-  private victimsCache: VictimList | undefined;
 
   constructor(
     readonly name: string,
     readonly quota: TenantQuota,
-  ) {}
-
-  timeline(): Timeline {
-    return (this.timelineCache ??= new Timeline(this.running));
-  }
-
-  victims(candidates: (jobs: readonly AdmittedJob[]) => Running[]): VictimList {
-    return (this.victimsCache ??= new VictimList(candidates(this.running)));
-  }
-
-  victimsIfBuilt(): VictimList | undefined {
-    return this.victimsCache;
+  ) {
+    super();
   }
 }
 
-class QueueRun {
+class QueueRun extends Holders {
   /** Admitted jobs, plus those admitted or holding room this cycle (against maxConcurrency). */
   count = 0;
   /** Waiting jobs so far: the next one's position - 1. */
@@ -158,9 +145,6 @@ class QueueRun {
   demandJobs = 0;
   /** "queue q is at its limit of N running jobs", built once. */
   concText: string | undefined;
-  readonly running: AdmittedJob[] = [];
-  private timelineCache: Timeline | undefined;
-  private victimsCache: VictimList | undefined;
 
   readonly priority: number;
   readonly preemptive: boolean;
@@ -174,20 +158,9 @@ class QueueRun {
     /** Creation order in this cycle. */
     readonly index: number,
   ) {
+    super();
     this.priority = policy?.priority ?? 0;
     this.preemptive = policy?.preemptionPolicy === 'PreemptLowerPriority';
-  }
-
-  timeline(): Timeline {
-    return (this.timelineCache ??= new Timeline(this.running));
-  }
-
-  victims(candidates: (jobs: readonly AdmittedJob[]) => Running[]): VictimList {
-    return (this.victimsCache ??= new VictimList(candidates(this.running)));
-  }
-
-  victimsIfBuilt(): VictimList | undefined {
-    return this.victimsCache;
   }
 }
 

@@ -8,8 +8,7 @@
  * admissions pack their pods first-fit in node order (all pods of a gang are identical, so first-fit
  * decreasing is first-fit, and it is exact for "do N pods fit": sum over nodes of the pods each takes).
  */
-import { VictimList, type Running } from './preemption.js';
-import { Timeline } from './eta.js';
+import { Holders } from './holders.js';
 import { DIMS, amount, describe, num, podsIn, zero, type Resources } from './resources.js';
 import type { AdmittedJob, PoolState, WaitReason } from './types.js';
 
@@ -44,10 +43,9 @@ export function poolNeverFits(pool: PoolState, perPod: Resources, n: number): st
   return undefined;
 }
 
-export class PoolRun {
+export class PoolRun extends Holders {
   readonly name: string;
   readonly hasGpu: boolean;
-  readonly running: AdmittedJob[] = [];
   /** Aggregate free room, less this cycle's admissions. */
   readonly free: Resources;
   /** GPUs used (for maxGpus) and jobs admitted (for maxJobs), this cycle's included. */
@@ -82,8 +80,6 @@ export class PoolRun {
    */
   stateVersion = 0;
   readonly explained = new Map<number | string, { version: number; n: number; fit: string; reason: WaitReason['reason']; message: string }>();
-  private timelineCache: Timeline | undefined;
-  private victimsCache: VictimList | undefined;
   /** Nodes before this index cannot hold the smallest pod still to come (see setSmallestPod). */
   private usefulFrom = 0;
   private minCpu = 0;
@@ -97,6 +93,7 @@ export class PoolRun {
     /** Position in the snapshot's pools. */
     readonly index = 0,
   ) {
+    super();
     this.name = state.name;
     this.hasGpu = state.allocatable.gpu > 0;
     const n = state.nodesFree.length;
@@ -331,19 +328,6 @@ export class PoolRun {
       this.maxFreeStale = false;
     }
     return this.maxFree;
-  }
-
-  timeline(): Timeline {
-    return (this.timelineCache ??= new Timeline(this.running));
-  }
-
-  /** Its admitted jobs that may be preempted, as victim candidates (`candidates` filters and wraps them for the cycle). */
-  victims(candidates: (jobs: readonly AdmittedJob[]) => Running[]): VictimList {
-    return (this.victimsCache ??= new VictimList(candidates(this.running)));
-  }
-
-  victimsIfBuilt(): VictimList | undefined {
-    return this.victimsCache;
   }
 }
 

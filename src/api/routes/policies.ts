@@ -20,6 +20,7 @@ import Type from 'typebox';
 import { isClusterError } from '../../cluster/types.js';
 import { withDeadline } from '../../controller/job-service.js';
 import { errors, RunwayError } from '../../core/errors.js';
+import type { ObjectMeta } from '../../core/k8s.js';
 import { parsePolicy, parsePolicyName, POLICY_DOCUMENT_SCHEMAS } from '../../core/policy-validation.js';
 import {
   DEFAULT_QUEUE_NAME,
@@ -46,15 +47,7 @@ export const ADMIN_SECURITY_SCHEME = 'adminToken';
 export interface PolicyDocument {
   apiVersion: typeof POLICY_API_VERSION;
   kind: PolicyKind;
-  metadata: {
-    name: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
+  metadata: Pick<ObjectMeta, 'name' | 'uid' | 'resourceVersion' | 'generation' | 'creationTimestamp' | 'labels' | 'annotations'>;
   spec: PolicyResource['spec'];
   status?: Record<string, unknown>;
 }
