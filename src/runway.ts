@@ -58,6 +58,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
   const metrics = createMetrics({
     sources: {
       jobCounts: () => store.countsByPhase(),
+      waitingByQueue: () => store.waitingByQueue(opts.cluster.now()),
       gpusAllocated: () => ledger.totalGpu(),
       // Read at scrape time, after the controller below exists.
       nodes: () => controller.nodeList(),

@@ -5,7 +5,7 @@
  */
 import type { AIJob } from '../cluster/types.js';
 import { LABEL_ADMISSION } from '../core/k8s.js';
-import type { JobPhase } from '../core/status.js';
+import { isWaiting, type JobPhase } from '../core/status.js';
 
 export interface ListQuery {
   tenant?: string;
@@ -146,6 +146,26 @@ export class JobStore {
     for (const job of this.byId.values()) {
       const p = phaseOf(job);
       counts.set(p, (counts.get(p) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /**
+   * Jobs waiting for admission, per queue (queues with none are absent): QUEUED (and the transient
+   * PREEMPTED), and RETRYING once its backoff has passed. A RETRYING job still in its backoff
+   * (`nextAttemptAt` after `nowMs`, the cluster's clock) waits for its timer, not for its queue, and
+   * is left out: the scheduling cycle would not admit it yet anyway (pending cause `Backoff`).
+   */
+  waitingByQueue(nowMs: number): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const job of this.byId.values()) {
+      const phase = phaseOf(job);
+      if (!isWaiting(phase)) continue;
+      if (phase === 'RETRYING') {
+        const due = Date.parse(job.status?.nextAttemptAt ?? '');
+        if (Number.isFinite(due) && due > nowMs) continue;
+      }
+      counts.set(job.spec.queue, (counts.get(job.spec.queue) ?? 0) + 1);
     }
     return counts;
   }

@@ -6,6 +6,7 @@
  *
  * The cluster-derived gauges (runway_pool_*, runway_cluster_gpus_*) are computed at scrape time from
  * the controller's caches of nodes and of Runway's pods; see cluster-gauges.ts for their definitions.
+ * The job gauges (runway_jobs, runway_queue_waiting_jobs) are computed at scrape time from the job cache.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { K8sNode, K8sPod } from '../core/k8s.js';
@@ -21,6 +22,7 @@ export interface Metrics {
   requestLatency: Histogram<'route' | 'method' | 'status'>;
   jobOutcomes: Counter<'status' | 'reason'>;
   jobsByStatus: Gauge<'status'>;
+  queueWaitingJobs: Gauge<'queue'>;
   gpusAllocated: Gauge;
   clusterAvailable: Gauge;
   admissions: Counter<'queue'>;
@@ -36,7 +38,9 @@ export interface Metrics {
 
 /**
  * Distinct `queue` label values kept before further queues are counted as `_other`. Queue names come
- * from job specs, so without a cap a client could make the series count grow without bound.
+ * from job specs, so without a cap a client could make the series count grow without bound. The cap
+ * is shared by every metric with a `queue` label (runway_admissions_total, runway_queue_waiting_jobs):
+ * a queue keeps the label it got first in all of them, so the two join on `queue` in alerts.
  */
 export const MAX_QUEUE_LABELS = 100;
 export const OTHER_QUEUE_LABEL = '_other';
@@ -44,6 +48,8 @@ export const OTHER_QUEUE_LABEL = '_other';
 export interface MetricSources {
   /** Jobs per status, read at scrape time. */
   jobCounts?: () => Map<string, number>;
+  /** Jobs waiting for admission per queue (QUEUED, RETRYING past its backoff), read at scrape time. */
+  waitingByQueue?: () => Map<string, number>;
   /** GPUs held by non-terminal jobs, read at scrape time. */
   gpusAllocated?: () => number;
   /** The controller's caches of nodes and of Runway's pods, read at scrape time. */
@@ -57,6 +63,36 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'runway_' });
   const registers = [registry];
   const queues = new Set<string>();
+  /**
+   * The bounded `queue` label of a queue: its name while fewer than MAX_QUEUE_LABELS are kept, else
+   * `_other`. The label's admissions series exists from then on, at 0 until an admission: a queue seen
+   * first with waiting jobs (at a scrape) has its first admission counted as 0 -> 1, which increase()
+   * sees, rather than as a new series starting at 1, which it does not (RunwayQueueStalled relies on it).
+   */
+  function queueLabel(queue: string): string {
+    if (!queues.has(queue) && queues.size < MAX_QUEUE_LABELS) queues.add(queue);
+    const label = queues.has(queue) ? queue : OTHER_QUEUE_LABEL;
+    admissions.inc({ queue: label }, 0);
+    return label;
+  }
+  // Registered before runway_admissions_total, so collected first at a scrape: a queue label its
+  // collect() gives out is in runway_admissions_total (at 0) in the same scrape.
+  const queueWaitingJobs = new Gauge({
+    name: 'runway_queue_waiting_jobs',
+    help: 'Jobs waiting for admission, by queue: QUEUED, and RETRYING once its backoff has passed (at most 100 queues, the rest as _other).',
+    labelNames: ['queue'],
+    registers,
+    collect() {
+      if (!sources.waitingByQueue) return;
+      this.reset();
+      const byLabel = new Map<string, number>();
+      for (const [queue, n] of sources.waitingByQueue()) {
+        const label = queueLabel(queue);
+        byLabel.set(label, (byLabel.get(label) ?? 0) + n);
+      }
+      for (const [queue, n] of byLabel) this.set({ queue }, n);
+    },
+  });
   const admissions = new Counter({
     name: 'runway_admissions_total',
     help: 'Jobs admitted to run (their batch/v1 Job created), by queue.',
@@ -66,9 +102,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
   return {
     registry,
     admissions,
+    queueWaitingJobs,
     recordAdmission(queue: string) {
-      if (!queues.has(queue) && queues.size < MAX_QUEUE_LABELS) queues.add(queue);
-      admissions.inc({ queue: queues.has(queue) ? queue : OTHER_QUEUE_LABEL });
+      admissions.inc({ queue: queueLabel(queue) });
     },
     preemptions: new Counter({
       name: 'runway_preemptions_total',

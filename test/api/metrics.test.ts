@@ -110,6 +110,54 @@ describe('runway_admissions_total', () => {
   });
 });
 
+describe('runway_queue_waiting_jobs', () => {
+  async function post(runway: Runway, tenant: string, payload: Record<string, unknown>): Promise<{ code: number; id: string }> {
+    const res = await runway.app.inject({ method: 'POST', url: '/v1/jobs', payload, headers: { 'x-tenant-id': tenant } });
+    return { code: res.statusCode, id: res.json<{ job_id: string }>().job_id };
+  }
+
+  it('counts per queue the jobs waiting beyond their tenant quota, and a retry once its backoff has passed', async () => {
+    t = await startTestRunway({ RUNWAY_RETRY_BASE_DELAY_S: '600', RUNWAY_RATE_LIMIT_BURST: '100' });
+    const long = { ...README_JOB, queue: 'batch', annotations: { 'sim.runway.dev/duration-s': '1500' } };
+    // team-b: a batch job whose first attempt fails: RETRYING, next attempt in 600 s.
+    const flaky = await post(t.runway, 'team-b', { ...long, annotations: { 'sim.runway.dev/fail-attempts': '1', 'sim.runway.dev/duration-s': '2' } });
+    expect(flaky.code).toBe(201);
+    await t.advance(10_000);
+    expect(await job(t.runway, flaky.id)).toMatchObject({ status: 'RETRYING' });
+    // team-a: 6 jobs of 2 GPUs in batch with a quota of 8 GPUs: 4 admitted, 2 wait (Quota).
+    const a = [];
+    for (let i = 0; i < 6; i++) a.push(await post(t.runway, 'team-a', long));
+    expect(a.map((r) => r.code)).toEqual([201, 201, 201, 201, 202, 202]);
+    // team-b fills its quota while its retry backs off (a RETRYING job holds no quota).
+    for (let i = 0; i < 4; i++) expect((await post(t.runway, 'team-b', long)).code).toBe(201);
+    // Direct traffic in the default queue: admitted at once, never waiting.
+    for (let i = 0; i < 3; i++) await submit(t.runway, CPU_JOB, 'team-c');
+    await t.advance(5_000);
+
+    let m = await scrape(t.runway);
+    expect(samples(m, 'runway_queue_waiting_jobs').map((s) => [s.labels, s.value])).toEqual([[{ queue: 'batch' }, 2]]);
+    expect(value(m, 'runway_jobs', { status: 'QUEUED' })).toBe(2);
+    expect(value(m, 'runway_jobs', { status: 'RETRYING' })).toBe(1); // in its backoff: not waiting for the queue
+    expect(value(m, 'runway_admissions_total', { queue: 'batch' })).toBe(9); // 1 + 4 + 4
+    expect(value(m, 'runway_admissions_total', { queue: 'default' })).toBe(3);
+
+    // The backoff passes, but team-b is at its quota: the retry now waits in batch too.
+    await t.advance(600_000, 10_000);
+    t.runway.scheduler.explain();
+    expect(await job(t.runway, flaky.id)).toMatchObject({ status: 'RETRYING', pending_cause: 'Quota' });
+    m = await scrape(t.runway);
+    expect(samples(m, 'runway_queue_waiting_jobs').map((s) => [s.labels, s.value])).toEqual([[{ queue: 'batch' }, 3]]);
+    expect(value(m, 'runway_admissions_total', { queue: 'batch' })).toBe(9);
+
+    // Cancelling the waiting jobs empties the queue: the series goes away.
+    for (const id of [a[4]?.id, a[5]?.id, flaky.id]) {
+      expect((await t.runway.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` })).statusCode).toBe(200);
+    }
+    await t.settle();
+    expect(samples(await scrape(t.runway), 'runway_queue_waiting_jobs')).toEqual([]);
+  });
+});
+
 describe('runway_job_retries_total', () => {
   it('counts exactly 2 retries for a job that fails twice and then succeeds (backoffLimit 2)', async () => {
     t = await startTestRunway({ RUNWAY_BACKOFF_LIMIT: '2' });
