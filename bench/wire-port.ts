@@ -56,6 +56,10 @@ export class WirePort implements ClusterPort {
     return this.inner.deletePolicy(kind, name);
   }
 
+  async updatePolicyStatus(kind: PolicyKind, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<PolicyResource> {
+    return wire(await this.inner.updatePolicyStatus(kind, name, wire(status), resourceVersion));
+  }
+
   watch(watcher: ClusterWatcher): Promise<() => void> {
     return this.inner.watch({
       onEvent: (e) => watcher.onEvent({ kind: e.kind, type: e.type, object: wire(e.object) } as ClusterEvent),

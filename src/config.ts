@@ -41,6 +41,8 @@ export interface Config {
   queuedMaxRetries: number;
   /** Status writes and Job creations the scheduling loop keeps in flight at once. */
   admitConcurrency: number;
+  /** Wall-clock seconds between the leader's writes of the AIJobQueue, ComputeCluster and TenantPolicy statuses. */
+  policyStatusIntervalS: number;
 }
 
 export class ConfigError extends Error {
@@ -175,5 +177,6 @@ export function loadConfig(env: Env = process.env): Config {
     retryBaseDelayS: number(env, 'RUNWAY_RETRY_BASE_DELAY_S', 10, { min: 0, max: 86_400 }),
     queuedMaxRetries: number(env, 'RUNWAY_QUEUED_MAX_RETRIES', 2, { integer: true, min: 0, max: 20 }),
     admitConcurrency: number(env, 'RUNWAY_ADMIT_CONCURRENCY', 32, { integer: true, min: 1, max: 1024 }),
+    policyStatusIntervalS: number(env, 'RUNWAY_POLICY_STATUS_INTERVAL_S', 10, { min: 0.1, max: 3600 }),
   };
 }

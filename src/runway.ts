@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { Controller } from './controller/controller.js';
 import { JobService } from './controller/job-service.js';
 import { JobStore } from './controller/job-store.js';
+import { PolicyStatusReporter } from './controller/policy-status.js';
 import { PolicyStore } from './controller/policy-store.js';
 import { SchedulingLoop } from './controller/scheduling-loop.js';
 import type { AIJob } from './cluster/types.js';
@@ -29,6 +30,8 @@ export interface Runway {
   /** Queues, node pools and tenant policies, as the cluster holds them. */
   policies: PolicyStore;
   scheduler: SchedulingLoop;
+  /** Writes the status of the queues, node pools and tenant policies (leader only, every few seconds). */
+  policyStatus: PolicyStatusReporter;
   ledger: QuotaLedger;
   metrics: Metrics;
   logger: Logger;
@@ -97,6 +100,18 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     admitConcurrency: config.admitConcurrency,
   });
   controller.onSchedulingNeeded(() => scheduler.trigger());
+  const policyStatus = new PolicyStatusReporter({
+    write: cluster.updatePolicyStatus.bind(cluster),
+    policies,
+    sources: () => ({
+      queues: scheduler.queueViews(),
+      pools: scheduler.poolViews({ explain: false }),
+      gpusInUse: (tenant) => ledger.inUse(tenant).gpu,
+    }),
+    shouldWrite: () => isLeader() && controller.isSynced,
+    logger,
+    everyMs: config.policyStatusIntervalS * 1000,
+  });
   const service = new JobService({
     config,
     cluster,
@@ -115,6 +130,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
 
   await controller.start();
   scheduler.trigger();
+  policyStatus.start();
   if (elector) {
     elector.onChange = (leading) => {
       logger.info({ identity: elector.identity, leading }, leading ? 'became the leader' : 'stopped leading');
@@ -137,6 +153,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     store,
     policies,
     scheduler,
+    policyStatus,
     ledger,
     metrics,
     logger,
@@ -147,6 +164,7 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
     async close() {
       await elector?.stop();
       await app.close();
+      policyStatus.stop();
       scheduler.stop();
       controller.stop();
       await cluster.close();

@@ -92,6 +92,13 @@ export interface ClusterPort {
   putPolicy(obj: PolicyResource): Promise<PolicyResource>;
   /** Deletes a policy object; false when there was none of that kind and name. */
   deletePolicy(kind: PolicyKind, name: string): Promise<boolean>;
+  /**
+   * Replaces the status (status subresource) of a policy object; returns the stored object. Its spec,
+   * labels and annotations are untouched. With `resourceVersion`, only if the stored object is still
+   * that version (else ClusterError 'Conflict'); a missing object is ClusterError 'NotFound'. A status
+   * equal to the stored one changes nothing (no new resourceVersion, no watch event).
+   */
+  updatePolicyStatus(kind: PolicyKind, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<PolicyResource>;
 
   /**
    * Lists and watches AIJobs, Jobs, Pods (Runway's, by label), Nodes and the policy kinds; returns a

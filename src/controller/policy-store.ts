@@ -5,7 +5,12 @@
  * this tenant"; the scheduling loop reads the queues, pools and quotas and re-runs on `onChange`.
  *
  * It does no I/O and only ever holds the objects the cluster sent (read-only, as informer caches are).
+ *
+ * A new version that changes only the status (what the leader's PolicyStatusReporter writes every few
+ * seconds) is stored, so that reads show it, but is not a change: listeners are not called, so the
+ * scheduling loop does not run a cycle for it (its own status writes would otherwise re-trigger it).
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { ClusterEvent } from '../cluster/types.js';
 import {
   DEFAULT_QUEUE_NAME,
@@ -33,6 +38,18 @@ function newerVersion(a: string | undefined, b: string | undefined): boolean {
   if (!a || !b) return true;
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length !== b.length ? a.length > b.length : a > b;
   return a !== b;
+}
+
+/**
+ * True when `next` differs from `current` at most in its status and server bookkeeping (resourceVersion,
+ * managedFields, ...): its spec, labels and annotations, everything a policy means, are the same.
+ */
+export function onlyStatusChanged(current: PolicyResource, next: PolicyResource): boolean {
+  return (
+    isDeepStrictEqual(current.spec ?? {}, next.spec ?? {}) &&
+    isDeepStrictEqual(current.metadata.labels ?? {}, next.metadata.labels ?? {}) &&
+    isDeepStrictEqual(current.metadata.annotations ?? {}, next.metadata.annotations ?? {})
+  );
 }
 
 const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }) =>
@@ -83,7 +100,10 @@ export class PolicyStore {
     this.remove(kind, name, resourceVersion ?? this.get(kind, name)?.metadata.resourceVersion);
   }
 
-  /** Calls `listener` after every change of any policy; returns a function that unsubscribes it. */
+  /**
+   * Calls `listener` after every change of any policy (not after a change of status only); returns a
+   * function that unsubscribes it.
+   */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
@@ -149,6 +169,8 @@ export class PolicyStore {
     // The echo of Runway's own write, or an older version: nothing changes.
     if (current && !newerVersion(rv, current.metadata.resourceVersion)) return;
     map.set(name, obj);
+    // A status write (the leader's, every few seconds): nothing admission or the cycle reads changed.
+    if (current && onlyStatusChanged(current, obj)) return;
     this.changed(kind);
   }
 

@@ -451,8 +451,12 @@ export class SchedulingLoop {
     return [...byQueue.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  poolViews(): PoolView[] {
-    this.explainSoon();
+  /**
+   * Every pool's state. `explain: false` leaves the periodic explanation of the queue alone (it only
+   * feeds `head_job` and the order of `queued_jobs`): for readers that need the counts only.
+   */
+  poolViews(opts: { explain?: boolean } = {}): PoolView[] {
+    if (opts.explain !== false) this.explainSoon();
     const { store } = this.deps;
     const { pools, snapshot } = this.snapshot();
     const views = new Map<string, PoolView>();

@@ -4,14 +4,15 @@
  * observed through the HTTP API. The sim starts with queues `default` (direct) and `batch` (queued,
  * maxConcurrency 100, PreemptLowerPriority), pools cpu (4 x 32 cores) and gpu (2 x 8 GPUs).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PolicyResource } from '../../src/core/policy.js';
 import { createRunway } from '../../src/runway.js';
 import { README_JOB, startTestRunway, type TestRunway } from '../helpers/runway.js';
 
+const ENV = { RUNWAY_RETRY_BASE_DELAY_S: '10', RUNWAY_RATE_LIMIT_BURST: '1000', RUNWAY_RATE_LIMIT_PER_MIN: '6000' };
 let t: TestRunway;
 beforeEach(async () => {
-  t = await startTestRunway({ RUNWAY_RETRY_BASE_DELAY_S: '10', RUNWAY_RATE_LIMIT_BURST: '1000', RUNWAY_RATE_LIMIT_PER_MIN: '6000' });
+  t = await startTestRunway(ENV);
 });
 afterEach(async () => t.close());
 
@@ -337,6 +338,49 @@ describe('views', () => {
   });
 });
 
+describe('policy statuses', () => {
+  type Doc = { metadata: { resourceVersion: string }; status?: Record<string, unknown> };
+  const doc = async (url: string) => (await t.runway.app.inject({ method: 'GET', url })).json<Doc>();
+
+  it('the leader writes the queue, pool and tenant statuses the views show, and only what changed', async () => {
+    await t.close();
+    t = await startTestRunway({ ...ENV, RUNWAY_POLICY_STATUS_INTERVAL_S: '0.1' }); // wall-clock seconds
+    await policy({ kind: 'TenantPolicy', metadata: { name: 'a' }, spec: { gpuQuota: 8 } });
+    const running = [await submit('a', { ...GPU_JOB, annotations: runFor(1000) }), await submit('a', { ...GPU_JOB, annotations: runFor(1000) })];
+    expect((await submit('a', { ...GPU_JOB, annotations: runFor(1000) })).code).toBe(202);
+    await t.advance(5000);
+
+    const batch = await vi.waitFor(async () => {
+      const d = await doc('/v1/queues/batch');
+      expect(d.status).toEqual({ queued: 1, admitted: 0, running: 2 });
+      return d;
+    });
+    expect((await doc('/v1/clusters/gpu')).status).toEqual({ nodes: 2, runningJobs: 2, allocatedGPUs: 8, allocatedCPU: 8, allocatedMemoryMb: 32768 });
+    expect((await doc('/v1/clusters/cpu')).status).toEqual({ nodes: 4, runningJobs: 0, allocatedGPUs: 0, allocatedCPU: 0, allocatedMemoryMb: 0 });
+    expect((await doc('/v1/tenants/a')).status).toEqual({ gpusAllocated: 8 });
+    expect((await doc('/v1/queues/default')).status).toEqual({ queued: 0, admitted: 0, running: 0 });
+    expect(t.cluster.policy('AIJobQueue', 'batch')?.status).toEqual({ queued: 1, admitted: 0, running: 2 });
+
+    // Nothing changed: nothing is written, the object keeps its version.
+    expect(await t.runway.policyStatus.reportNow()).toBe(0);
+    expect((await doc('/v1/queues/batch')).metadata.resourceVersion).toBe(batch.metadata.resourceVersion);
+
+    // A status write is not a policy change: it starts no scheduling cycle. A wrong status is put right.
+    const trigger = vi.spyOn(t.runway.scheduler, 'trigger');
+    await t.cluster.updatePolicyStatus('AIJobQueue', 'batch', { queued: 0, admitted: 0, running: 0 });
+    await t.settle();
+    expect(trigger).not.toHaveBeenCalled();
+    trigger.mockRestore();
+    await vi.waitFor(async () => expect((await doc('/v1/queues/batch')).status).toEqual({ queued: 1, admitted: 0, running: 2 }));
+
+    // The queued job runs once a running one is cancelled.
+    expect((await t.runway.app.inject({ method: 'DELETE', url: `/v1/jobs/${running[0]?.job.job_id}` })).statusCode).toBe(200);
+    await t.advance(5000);
+    await vi.waitFor(async () => expect((await doc('/v1/queues/batch')).status).toEqual({ queued: 0, admitted: 0, running: 2 }));
+    expect((await doc('/v1/tenants/a')).status).toEqual({ gpusAllocated: 8 });
+  });
+});
+
 describe('restart', () => {
   it('loses and duplicates nothing: queued, retrying and half-admitted jobs carry on in a new instance', async () => {
     const first = t.runway;
@@ -352,6 +396,7 @@ describe('restart', () => {
     expect(t.cluster.jobs().some((j) => j.metadata.name === `${halfway.job.job_id}-1`)).toBe(false);
 
     await first.app.close();
+    first.policyStatus.stop();
     first.scheduler.stop();
     first.controller.stop();
     const second = await createRunway(t.config, { cluster: t.cluster, logger: first.logger });

@@ -135,7 +135,7 @@ describe('RBAC', () => {
     ]);
     expect(table(one(base, 'ClusterRole', 'runway'))).toEqual([
       'runway.dev aijobqueues,computeclusters,tenantpolicies: get list watch create update delete',
-      'runway.dev aijobqueues/status,computeclusters/status,tenantpolicies/status: get update patch',
+      'runway.dev aijobqueues/status,computeclusters/status,tenantpolicies/status: patch',
       'core nodes: get list watch',
     ]);
     expect(table(one(base, 'Role', 'runway-leader-election', 'runway-system'))).toEqual(['coordination.k8s.io leases: get create update']);

@@ -4,6 +4,7 @@
  * ServiceAccount, so every test here also proves deploy/'s RBAC is enough.
  */
 import { execFileSync } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AIJob } from '../../src/cluster/types.js';
@@ -347,8 +348,8 @@ spec: {nodeSelector: {runway.dev/pool: gpu}}
     beforeAll(async () => {
       await stopMain();
       execFileSync('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'apply', '-f', '-'], { input: POLICIES, stdio: ['pipe', 'ignore', 'inherit'] });
-      // A short backoff so that a retry is due within the test, on the real clock.
-      rw = await startRunwayOnKube(kc, { ...MAIN_ENV, RUNWAY_RETRY_BASE_DELAY_S: '1' });
+      // A short backoff so that a retry is due within the test, on the real clock; policy statuses every 0.5 s.
+      rw = await startRunwayOnKube(kc, { ...MAIN_ENV, RUNWAY_RETRY_BASE_DELAY_S: '1', RUNWAY_POLICY_STATUS_INTERVAL_S: '0.5' });
       const r = rw;
       await eventually('the queue and the pools to reach the policy cache', async () => {
         const pools = (await (await fetch(`${r.url}/v1/nodepools`)).json()) as { items: Array<{ name: string }> };
@@ -460,5 +461,41 @@ spec: {nodeSelector: {runway.dev/pool: gpu}}
       expect(await waitForStatus(r, doomed.body.job_id, ['SUCCEEDED', 'DEAD_LETTER', 'RETRYING'])).toMatchObject({ status: 'SUCCEEDED', attempt: 3 });
       expect((await fetch(`${r.url}/v1/jobs/${doomed.body.job_id}/retry`, { method: 'POST' })).status).toBe(409);
     }, 180_000);
+
+    it('writes the status of the AIJobQueue, ComputeCluster and TenantPolicy objects while a job runs', async () => {
+      const r = rw as RunwayOnKube;
+      const tenantPolicy = 'apiVersion: runway.dev/v1alpha1\nkind: TenantPolicy\nmetadata: {name: q-status}\nspec: {gpuQuota: 8}\n';
+      execFileSync('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'apply', '-f', '-'], { input: tenantPolicy, stdio: ['pipe', 'ignore', 'inherit'] });
+      const statusOf = async (path: string) =>
+        ((await kubeRequest(cp, 'GET', `/apis/runway.dev/v1alpha1/${path}`)).body as { status?: Record<string, unknown> } | undefined)?.status;
+      const statusBecomes = (path: string, want: Record<string, unknown>) =>
+        eventually(`${path} status ${JSON.stringify(want)}`, async () => {
+          const got = await statusOf(path);
+          return isDeepStrictEqual(got, want) ? got : undefined; // key order aside: the API server sorts them
+        }, 30_000);
+      // kubectl's columns, read by the header's offsets (an empty cell stays empty).
+      const columns = (resource: string): Record<string, string> => {
+        const [header = '', row = ''] = execFileSync('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'get', resource], { encoding: 'utf8' }).split('\n');
+        const starts = [...header.matchAll(/\S+/g)].map((m) => ({ name: m[0], at: m.index }));
+        return Object.fromEntries(starts.map((c, i) => [c.name, row.slice(c.at, starts[i + 1]?.at ?? row.length).trim()]));
+      };
+
+      const job = await submit(r, { ...GPU, annotations: { 'sim.runway.dev/duration-s': '600' } }, 'q-status');
+      expect(job.status).toBe(201);
+      await waitForStatus(r, job.body.job_id, ['RUNNING']);
+      await statusBecomes('aijobqueues/batch', { queued: 0, admitted: 0, running: 1 });
+      await statusBecomes('computeclusters/gpu', { nodes: 1, runningJobs: 1, allocatedGPUs: 2, allocatedCPU: 1, allocatedMemoryMb: 512 });
+      await statusBecomes('computeclusters/cpu', { nodes: 1, runningJobs: 0, allocatedGPUs: 0, allocatedCPU: 0, allocatedMemoryMb: 0 });
+      await statusBecomes('tenantpolicies/q-status', { gpusAllocated: 2 });
+      expect(columns('aijq/batch')).toMatchObject({ NAME: 'batch', QUEUED: '0', RUNNING: '1' });
+      expect(columns('cc/gpu')).toMatchObject({ NAME: 'gpu', RUNNING: '1', GPUSUSED: '2' });
+      // The API shows the same status in the documents.
+      expect(((await (await fetch(`${r.url}/v1/queues/batch`)).json()) as { status?: unknown }).status).toEqual({ queued: 0, admitted: 0, running: 1 });
+
+      expect((await cancel(r, job.body.job_id)).status).toBe(200);
+      await statusBecomes('aijobqueues/batch', { queued: 0, admitted: 0, running: 0 });
+      await statusBecomes('computeclusters/gpu', { nodes: 1, runningJobs: 0, allocatedGPUs: 0, allocatedCPU: 0, allocatedMemoryMb: 0 });
+      await statusBecomes('tenantpolicies/q-status', { gpusAllocated: 0 });
+    }, 120_000);
   });
 });

@@ -17,12 +17,20 @@ describe('loadConfig', () => {
       logLevel: 'info',
       simSpeed: 1,
       clusterTimeoutMs: 1000,
+      policyStatusIntervalS: 10,
     });
   });
 
   it('reads overrides', () => {
-    const c = loadConfig({ PORT: '9000', RUNWAY_MAX_CPU: '16', RUNWAY_SIM_SPEED: '0.5', RUNWAY_CLUSTER: 'kube', COST_GPU_PER_GPU_SECOND: '0.001' });
-    expect([c.port, c.bounds.maxCpu, c.simSpeed, c.cluster, c.rates.gpuPerGpuSecond]).toEqual([9000, 16, 0.5, 'kube', 0.001]);
+    const c = loadConfig({
+      PORT: '9000',
+      RUNWAY_MAX_CPU: '16',
+      RUNWAY_SIM_SPEED: '0.5',
+      RUNWAY_CLUSTER: 'kube',
+      COST_GPU_PER_GPU_SECOND: '0.001',
+      RUNWAY_POLICY_STATUS_INTERVAL_S: '0.5',
+    });
+    expect([c.port, c.bounds.maxCpu, c.simSpeed, c.cluster, c.rates.gpuPerGpuSecond, c.policyStatusIntervalS]).toEqual([9000, 16, 0.5, 'kube', 0.001, 0.5]);
   });
 
   it.each([
@@ -42,6 +50,8 @@ describe('loadConfig', () => {
     ['RUNWAY_NAMESPACE', 'Jobs_NS'],
     ['LOG_LEVEL', 'loud'],
     ['RUNWAY_INSTALL_CRDS', 'maybe'],
+    ['RUNWAY_POLICY_STATUS_INTERVAL_S', '0'],
+    ['RUNWAY_POLICY_STATUS_INTERVAL_S', 'often'],
   ])('stops with a message naming %s=%s', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}=`));

@@ -89,6 +89,24 @@ describe('PolicyStore', () => {
     expect(calls).toBe(3);
   });
 
+  it('stores a change of status only (the leader\'s status writes) without notifying listeners', () => {
+    const s = storeWith(queue('batch', { admission: 'queued' }, '5'), tenant('team-a', { gpuQuota: 2 }, '6'));
+    const resolved = s.queue('batch');
+    let calls = 0;
+    s.onChange(() => calls++);
+    s.onEvent(ev('MODIFIED', { ...queue('batch', { admission: 'queued' }, '7'), status: { queued: 1, admitted: 0, running: 2 } }));
+    s.apply({ ...tenant('team-a', { gpuQuota: 2 }, '8'), status: { gpusAllocated: 2 } });
+    expect(calls).toBe(0);
+    expect(s.get('AIJobQueue', 'batch')?.status).toEqual({ queued: 1, admitted: 0, running: 2 });
+    expect(s.get('TenantPolicy', 'team-a')?.status).toEqual({ gpusAllocated: 2 });
+    expect(s.queue('batch')).toBe(resolved); // nothing to resolve again
+    // A change of spec or labels after it is a change again.
+    s.onEvent(ev('MODIFIED', { ...queue('batch', { admission: 'queued', priority: 1 }, '9'), status: { queued: 1, admitted: 0, running: 2 } }));
+    s.onEvent(ev('MODIFIED', { ...queue('batch', { admission: 'queued', priority: 1 }, '10'), metadata: { name: 'batch', resourceVersion: '10', labels: { a: 'b' } } }));
+    expect(calls).toBe(2);
+    expect(s.queue('batch')?.priority).toBe(1);
+  });
+
   it('runs every listener even when one throws, then reports the failure', () => {
     const s = new PolicyStore(DEFAULTS);
     const seen: string[] = [];

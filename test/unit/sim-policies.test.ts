@@ -110,6 +110,37 @@ describe('SimCluster policies', () => {
     await expect(c.deletePolicy('AIJobQueue', 'default')).rejects.toMatchObject({ kind: 'Unavailable' });
   });
 
+  it('replaces the status through the status subresource: new version, MODIFIED, spec untouched; equal status is a no-op', async () => {
+    const c = sim([queue('q', { admission: 'queued' })]);
+    const before = c.policy('AIJobQueue', 'q') as PolicyResource;
+    const { events, stop } = await record(c);
+    const written = await c.updatePolicyStatus('AIJobQueue', 'q', { queued: 2, admitted: 0, running: 1 }, before.metadata.resourceVersion);
+    expect(written.status).toEqual({ queued: 2, admitted: 0, running: 1 });
+    expect(written.spec).toBe(before.spec);
+    expect(written.metadata).toMatchObject({ uid: before.metadata.uid, generation: before.metadata.generation });
+    expect(Number(written.metadata.resourceVersion)).toBeGreaterThan(Number(before.metadata.resourceVersion));
+    expect(Object.isFrozen(written.status)).toBe(true);
+    expect(c.policy('AIJobQueue', 'q')).toBe(written);
+    expect(await c.updatePolicyStatus('AIJobQueue', 'q', { queued: 2, admitted: 0, running: 1 })).toBe(written);
+    // A spec update keeps the status, as the API server does.
+    const replaced = await c.putPolicy(queue('q', { admission: 'queued', priority: 3 }));
+    expect(replaced.status).toEqual({ queued: 2, admitted: 0, running: 1 });
+    await flush();
+    expect(events).toEqual(['initial ADDED AIJobQueue/q', 'MODIFIED AIJobQueue/q', 'MODIFIED AIJobQueue/q']);
+    stop();
+  });
+
+  it('refuses a status write for a stale version (Conflict) or a missing object (NotFound), and fails on faults', async () => {
+    const c = sim([queue('q', {})]);
+    const rv = c.policy('AIJobQueue', 'q')?.metadata.resourceVersion;
+    await c.putPolicy(queue('q', { priority: 1 }));
+    await expect(c.updatePolicyStatus('AIJobQueue', 'q', { queued: 1 }, rv)).rejects.toMatchObject({ kind: 'Conflict' });
+    await expect(c.updatePolicyStatus('TenantPolicy', 'nobody', { gpusAllocated: 0 })).rejects.toMatchObject({ kind: 'NotFound' });
+    c.failNext('updatePolicyStatus');
+    await expect(c.updatePolicyStatus('AIJobQueue', 'q', { queued: 1 })).rejects.toMatchObject({ kind: 'Unavailable' });
+    expect(c.policy('AIJobQueue', 'q')?.status).toBeUndefined();
+  });
+
   it('lists policies to a watcher as ADDED before onSynced, then sends every change', async () => {
     const c = sim([queue('default', { admission: 'direct' })]);
     const { events, stop } = await record(c);

@@ -322,6 +322,25 @@ export class KubeCluster implements ClusterPort {
   }
 
   /**
+   * As updateAIJobStatus, on the status subresource of a cluster-scoped policy object: a JSON Patch
+   * "add" of /status replaces it whole, checked against `resourceVersion` when given. Needs only the
+   * `patch` verb on <plural>/status.
+   */
+  async updatePolicyStatus(kind: PolicyKind, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<PolicyResource> {
+    try {
+      const body: object[] = [{ op: 'add', path: '/status', value: status }];
+      if (resourceVersion !== undefined) body.unshift({ op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion });
+      const updated = (await this.custom.patchClusterCustomObjectStatus(
+        { ...this.policyParams(kind), name, body },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      )) as PolicyResource;
+      return toWire(updated);
+    } catch (err) {
+      throw toClusterError(err, `updating the status of ${kind} ${name}`);
+    }
+  }
+
+  /**
    * Resolves when the API server answers, serves every runway.dev CRD, and every watch of this adapter
    * is running; otherwise rejects with a message saying which part is missing. A watch waiting for its
    * backoff is restarted at once once the API answers (e.g. when the CRDs have just been installed).

@@ -41,7 +41,15 @@ import { deepFreeze, freezeCopy, isImmutable, iso, MinHeap, sameJson, uuid, with
 import { WatchStream } from './watch.js';
 
 /** The port operations that failNext can break. */
-export type SimOp = 'createAIJob' | 'createJob' | 'updateAIJobStatus' | 'deleteAIJob' | 'deleteJob' | 'putPolicy' | 'deletePolicy';
+export type SimOp =
+  | 'createAIJob'
+  | 'createJob'
+  | 'updateAIJobStatus'
+  | 'deleteAIJob'
+  | 'deleteJob'
+  | 'putPolicy'
+  | 'deletePolicy'
+  | 'updatePolicyStatus';
 
 export interface SimClusterOptions {
   namespace: string;
@@ -331,6 +339,26 @@ export class SimCluster implements ClusterPort {
     store.delete(name);
     this.emit({ kind, type: 'DELETED', object: stored } as ClusterEvent);
     return true;
+  }
+
+  /**
+   * Replaces the status of a policy object, as the status subresource does: a new resourceVersion and a
+   * MODIFIED event (generation, spec and labels unchanged); an equal status changes nothing.
+   */
+  async updatePolicyStatus(kind: PolicyKind, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<PolicyResource> {
+    this.gate('updatePolicyStatus');
+    if (!isPolicyKind(kind)) throw new ClusterError('Invalid', `kind ${String(kind)} is not a Runway policy kind`);
+    const store = this.policyStore.get(kind) as Map<string, PolicyResource>;
+    const stored = store.get(name);
+    if (!stored) throw new ClusterError('NotFound', `${kind} "${name}" not found`);
+    if (resourceVersion !== undefined && stored.metadata.resourceVersion !== resourceVersion) {
+      throw new ClusterError('Conflict', `Operation cannot be fulfilled on ${kind} "${name}": the object has been modified`);
+    }
+    if (sameJson(stored.status, status)) return stored;
+    const next = withFields(stored, { metadata: this.bumped(stored.metadata), status: freezeCopy(status) } as Partial<PolicyResource>);
+    store.set(name, next);
+    this.emit({ kind, type: 'MODIFIED', object: next } as ClusterEvent);
+    return next;
   }
 
   // ---------------------------------------------------------------- port: watch, ping, logs, close
