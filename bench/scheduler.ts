@@ -31,7 +31,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { explainNeverFits, schedule } from '../src/scheduler/index.js';
+import { QueueIndex, explainNeverFits, schedule } from '../src/scheduler/index.js';
 import type { AdmittedJob, PoolState, QueuePolicy, QueuedJob, Snapshot } from '../src/scheduler/types.js';
 import type { Resources, TenantQuota } from '../src/core/quota.js';
 
@@ -166,81 +166,8 @@ function makeJob(i: number): QueuedJob {
 
 // ------------------------------------------------------------------ the controller's side
 
-/**
- * What a controller keeps of its queued jobs so that every snapshot lists them in cycle order (see
- * Snapshot.queued) without sorting: per priority level, per (tenant, queue) pair, a FIFO list. Adding
- * or removing a job is a binary search in its pair's list; listing them all is one pass.
- */
-class QueueIndex {
-  private readonly levels = new Map<number, Map<string, QueuedJob[]>>();
-  /** Level priorities, highest first. */
-  private order: number[] = [];
-  private readonly byId = new Map<string, QueuedJob>();
-
-  get size(): number {
-    return this.byId.size;
-  }
-
-  get(id: string): QueuedJob | undefined {
-    return this.byId.get(id);
-  }
-
-  add(job: QueuedJob): void {
-    this.byId.set(job.id, job);
-    const list = this.pair(job);
-    list.splice(fifoIndex(list, job), 0, job);
-  }
-
-  remove(job: QueuedJob): void {
-    this.byId.delete(job.id);
-    const prio = priorityOf(job);
-    const pairs = this.levels.get(prio) as Map<string, QueuedJob[]>;
-    const key = pairKey(job);
-    const list = pairs.get(key) as QueuedJob[];
-    list.splice(fifoIndex(list, job), 1);
-    if (list.length > 0) return;
-    pairs.delete(key);
-    if (pairs.size > 0) return;
-    this.levels.delete(prio);
-    this.order = this.order.filter((p) => p !== prio);
-  }
-
-  /** Every queued job, in cycle order. */
-  list(): QueuedJob[] {
-    const out: QueuedJob[] = [];
-    for (const prio of this.order) for (const list of (this.levels.get(prio) as Map<string, QueuedJob[]>).values()) for (const job of list) out.push(job);
-    return out;
-  }
-
-  private pair(job: QueuedJob): QueuedJob[] {
-    const prio = priorityOf(job);
-    let pairs = this.levels.get(prio);
-    if (pairs === undefined) {
-      this.levels.set(prio, (pairs = new Map()));
-      this.order = [...this.order, prio].sort((a, b) => b - a);
-    }
-    const key = pairKey(job);
-    let list = pairs.get(key);
-    if (list === undefined) pairs.set(key, (list = []));
-    return list;
-  }
-}
-
+/** A queued job's effective priority (what a preempted job's AdmittedJob carries). */
 const priorityOf = (job: QueuedJob): number => (queues[job.queue] as QueuePolicy).priority + job.priority;
-const pairKey = (job: QueuedJob): string => `${job.tenant}\u0000${job.queue}`;
-
-/** Where `job` is or goes in a FIFO list (queuedAt, then id). */
-function fifoIndex(list: readonly QueuedJob[], job: QueuedJob): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const m = list[mid] as QueuedJob;
-    if (m.queuedAt < job.queuedAt || (m.queuedAt === job.queuedAt && m.id < job.id)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** A min-heap of running jobs by end time. */
 class EndHeap {
@@ -325,16 +252,13 @@ class Simulation {
   private nextBackoff = 0;
 
   constructor(readonly queued: QueueIndex) {
-    this.backoffs = queued
-      .list()
-      .flatMap((q) => (q.notBefore === undefined ? [] : [q.notBefore]))
-      .sort((a, b) => a - b);
+    this.backoffs = [...queued.jobs()].flatMap((q) => (q.notBefore === undefined ? [] : [q.notBefore])).sort((a, b) => a - b);
   }
 
   snapshot(): Snapshot {
     const admitted: AdmittedJob[] = [];
     for (const r of this.running.values()) admitted.push(r.job);
-    return { now: this.now, pools: this.pools, queues, quotas, defaultQuota: {}, admitted, queued: this.queued.list() };
+    return { now: this.now, pools: this.pools, queues, quotas, defaultQuota: {}, admitted, queued: [], queuedPairs: this.queued.pairs() };
   }
 
   /** Runs cycles until the queue is empty (or maxCycles). */
@@ -367,7 +291,7 @@ class Simulation {
     // Pods are packed in admission order, as the scheduler packed them.
     for (const a of admissions) {
       const q = this.queued.get(a.id) as QueuedJob;
-      this.queued.remove(q);
+      this.queued.remove(q.id);
       const i = indexOf(q.id);
       const job: AdmittedJob = {
         id: q.id,

@@ -19,6 +19,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { attemptManifest, type AttemptSettings } from './attempt.js';
 import { phaseOf, type JobStore } from './job-store.js';
 import type { PolicyStore } from './policy-store.js';
+import { QueueIndex, type QueuedJob, type QueuedPair } from '../scheduler/index.js';
+import { queuedJobOf } from './snapshot.js';
 
 export interface ControllerDeps {
   cluster: ClusterPort;
@@ -98,9 +100,13 @@ export class Controller {
   private syncedWaiters: Array<() => void> = [];
   /** Jobs Runway deleted itself (rolled-back submissions), so that late watch events cannot revive them. */
   private readonly tombstones = new Map<string, number>();
-  /** Jobs waiting for the scheduling cycle (QUEUED, RETRYING). */
-  private readonly waiting = new Set<string>();
+  /**
+   * Jobs waiting for the scheduling cycle (QUEUED, RETRYING), kept grouped as the cycle takes them,
+   * so that a snapshot hands it the queue in O(pairs) rather than sorting every waiting job.
+   */
+  private readonly waiting = new QueueIndex();
   private schedulingNeeded: () => void = () => {};
+  private isAdmitting: (id: string) => boolean = () => false;
 
   constructor(private readonly deps: ControllerDeps) {}
 
@@ -113,6 +119,16 @@ export class Controller {
     this.schedulingNeeded = fn;
   }
 
+  /**
+   * Tells the controller which jobs the scheduling loop is admitting right now: it leaves them alone
+   * until the loop is done (the loop then asks for a pass). Otherwise the watch event of the
+   * admission's status write, arriving before the write's own answer, shows a PENDING job without a
+   * Job, and the controller would create that Job too: a second create for every such admission.
+   */
+  onAdmitting(isAdmitting: (id: string) => boolean): void {
+    this.isAdmitting = isAdmitting;
+  }
+
   holdsQuota(job: AIJob): boolean {
     return holdsQuotaIn(phaseOf(job));
   }
@@ -121,9 +137,19 @@ export class Controller {
     return this.waiting.size;
   }
 
-  /** Waiting job ids in submission order (ids sort by creation time). */
-  waitingIds(): string[] {
-    return [...this.waiting].sort();
+  /** The waiting jobs for a snapshot, less those in `exclude` (see QueueIndex.pairs). */
+  waitingPairs(exclude?: ReadonlySet<string>): QueuedPair[] {
+    return this.waiting.pairs(exclude);
+  }
+
+  /** Every waiting job, as the cycle sees it. */
+  waitingJobs(): IterableIterator<QueuedJob> {
+    return this.waiting.jobs();
+  }
+
+  /** When the earliest retry backoff among waiting jobs ends, if one ends after `nowMs`. */
+  nextBackoffEnd(nowMs: number): number | undefined {
+    return this.waiting.nextBackoffEnd(nowMs);
   }
 
   /** Every job that holds quota now: admitted (PENDING, RUNNING) or being created by the submit path. */
@@ -197,8 +223,8 @@ export class Controller {
     if (isTerminal(phase) && before !== undefined && !isTerminal(before)) {
       this.deps.metrics.jobOutcomes.inc({ status: phase, reason: job.status?.reason ?? '' });
     }
-    if (isWaiting(phase)) this.waiting.add(id);
-    else this.waiting.delete(id);
+    if (isWaiting(phase)) this.waiting.add(queuedJobOf(job, this.deps.cluster.now()));
+    else this.waiting.remove(id);
     if (before !== phase && (isWaiting(phase) || (before !== undefined && holdsQuotaIn(before)))) this.schedulingNeeded();
     if (previous && before !== phase) {
       this.deps.logger.info(
@@ -227,7 +253,7 @@ export class Controller {
     this.tombstones.set(id, now + TOMBSTONE_TTL_MS);
     this.deps.store.remove(id);
     this.deps.ledger.release(id);
-    this.waiting.delete(id);
+    this.waiting.remove(id);
   }
 
   podsOf(jobName: string): K8sPod[] {
@@ -258,7 +284,7 @@ export class Controller {
           this.tombstones.delete(id);
           this.deps.store.remove(id);
           if (this.deps.ledger.release(id)) this.schedulingNeeded();
-          this.waiting.delete(id);
+          this.waiting.remove(id);
           return;
         }
         if (this.tombstones.has(id)) return;
@@ -321,7 +347,7 @@ export class Controller {
   }
 
   private async reconcile(id: string): Promise<void> {
-    if (!this.synced || this.deps.inflight.has(id)) return;
+    if (!this.synced || this.deps.inflight.has(id) || this.isAdmitting(id)) return;
     if (this.busy.has(id)) {
       this.dirty.add(id); // run again after the current pass
       return;

@@ -25,7 +25,7 @@ import type { AIJobStatus } from '../core/status.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { explainNeverFits, schedule } from '../scheduler/index.js';
-import type { Decisions, QueuedJob, Snapshot, WaitReason } from '../scheduler/types.js';
+import type { Decisions, Snapshot, WaitReason } from '../scheduler/types.js';
 import { estimateOf, type Controller } from './controller.js';
 import type { JobStore } from './job-store.js';
 import { admittedJobOf, buildPools, poolOfAdmitted, queuePolicyOf, queuedJobOf, type Pool } from './snapshot.js';
@@ -106,6 +106,7 @@ export class SchedulingLoop {
 
   constructor(private readonly deps: SchedulingLoopDeps) {
     this.unsubscribe = deps.policies.onChange(() => this.trigger());
+    deps.controller.onAdmitting((id) => this.admitting.has(id));
   }
 
   stop(): void {
@@ -202,7 +203,7 @@ export class SchedulingLoop {
       this.preempting.add(p.id);
       void this.queueWrite(() => this.preempt(p.id, p.for));
     }
-    this.armWake(snapshot.queued);
+    this.armWake();
     for (const w of waiters) w.resolve(admitted);
     this.explainDirty = true;
     this.explainSoon();
@@ -276,6 +277,8 @@ export class SchedulingLoop {
     } finally {
       this.admitting.delete(id);
       this.admissionsInFlight.delete(id);
+      // The controller skipped the job meanwhile (see Controller.onAdmitting): its pass now.
+      controller.reconcileSoon(id);
     }
   }
 
@@ -308,10 +311,9 @@ export class SchedulingLoop {
   }
 
   /** A cycle when the earliest retry backoff among waiting jobs expires (on the cluster's clock). */
-  private armWake(queued: readonly QueuedJob[]): void {
+  private armWake(): void {
     const now = this.deps.cluster.now();
-    let earliest: number | undefined;
-    for (const q of queued) if (q.notBefore !== undefined && q.notBefore > now && (earliest === undefined || q.notBefore < earliest)) earliest = q.notBefore;
+    const earliest = this.deps.controller.nextBackoffEnd(now);
     if (earliest === undefined || (this.wakeAt !== undefined && this.wakeAt <= earliest && this.wakeAt > now)) return;
     this.cancelWake?.();
     this.wakeAt = earliest;
@@ -366,12 +368,8 @@ export class SchedulingLoop {
       const job = store.get(id);
       if (job && !controller.holdsQuota(job)) snapshot.admitted.push(admittedJobOf(job, policies.queue(job.spec.queue), pool, now));
     }
-    // Waiting ids iterate in id order = submission order, so the cycle gets them FIFO already.
-    for (const id of controller.waitingIds()) {
-      if (this.admitting.has(id)) continue;
-      const job = store.get(id);
-      if (job) snapshot.queued.push(queuedJobOf(job, now));
-    }
+    // Jobs being admitted count as admitted (above), not as waiting.
+    snapshot.queuedPairs = controller.waitingPairs(new Set(this.admitting.keys()));
     return frame;
   }
 
@@ -416,7 +414,7 @@ export class SchedulingLoop {
   // --- views ---------------------------------------------------------------------------------------
 
   queueViews(): QueueView[] {
-    const { controller, store, policies } = this.deps;
+    const { controller, policies } = this.deps;
     const byQueue = new Map<string, QueueView>();
     for (const q of policies.queues()) {
       const view: QueueView = {
@@ -433,9 +431,8 @@ export class SchedulingLoop {
       if (q.maxConcurrency !== undefined) view.max_concurrency = q.maxConcurrency;
       byQueue.set(q.name, view);
     }
-    for (const id of controller.waitingIds()) {
-      const job = store.get(id);
-      const v = job && byQueue.get(job.spec.queue);
+    for (const job of controller.waitingJobs()) {
+      const v = byQueue.get(job.queue);
       if (v) v.queued++;
     }
     for (const job of controller.holdingJobs()) {
@@ -457,7 +454,7 @@ export class SchedulingLoop {
    */
   poolViews(opts: { explain?: boolean } = {}): PoolView[] {
     if (opts.explain !== false) this.explainSoon();
-    const { store } = this.deps;
+    const { controller } = this.deps;
     const { pools, snapshot } = this.snapshot();
     const views = new Map<string, PoolView>();
     for (const p of pools) {
@@ -492,7 +489,7 @@ export class SchedulingLoop {
       if (v) v.running_jobs++;
     }
     // Waiting jobs count against the first pool their queue allows that could hold them (GPU jobs: a pool with GPUs).
-    const ordered = [...snapshot.queued].sort((a, b) => (this.waiting.get(a.id)?.position ?? Infinity) - (this.waiting.get(b.id)?.position ?? Infinity));
+    const ordered = [...controller.waitingJobs()].sort((a, b) => (this.waiting.get(a.id)?.position ?? Infinity) - (this.waiting.get(b.id)?.position ?? Infinity));
     for (const q of ordered) {
       const allowed = snapshot.queues[q.queue]?.pools ?? [];
       const pool = pools.find((p) => (allowed.length === 0 || allowed.includes(p.state.name)) && (q.perPod.gpu > 0) === (p.state.allocatable.gpu > 0));
@@ -515,7 +512,6 @@ export class SchedulingLoop {
         (v.max_jobs !== undefined && v.running_jobs >= v.max_jobs) ||
         (gpuPool ? v.free.gpu === 0 : v.free.cpu < 0.001 || v.free.memory_mb === 0);
     }
-    void store;
     return [...views.values()];
   }
 }

@@ -61,6 +61,7 @@ import type { TenantQuota } from '../core/quota.js';
 import * as explain from './explain.js';
 import { FairShareHeap, dominantShare } from './fair-share.js';
 import { Grouping, type Level, type Pair, type TenantTurn } from './order.js';
+import { pairsOf } from './queue-index.js';
 import { PoolRun, poolNeverFits, shapeKey, type AggregateFit } from './pools.js';
 import { Holders } from './holders.js';
 import { chooseVictims, lacking, type Need, type Running, type Scope } from './preemption.js';
@@ -125,8 +126,6 @@ class TenantRun extends Holders {
   share = 0;
   /** What quota-blocked jobs considered so far need (jobs ahead, for ETAs). */
   readonly demand: Resources = zero();
-  /** Per queue index: the level its jobs were last seen at (see order.ts). */
-  readonly seen: number[] = [];
 
   constructor(
     readonly name: string,
@@ -190,12 +189,15 @@ class Cycle {
   /** Admitted jobs, highest priority first: each level's fair share adds those at or above it. */
   private byPriority: AdmittedJob[] = [];
   /** One Running per admitted job, made when preemption first needs them. */
-  private wrapped: Map<AdmittedJob, Running> | undefined;
+  private readonly wrapped = new Map<AdmittedJob, Running>();
+  /** The job's one Running of this cycle (a victim taken in one scope is taken in all), made on first use. */
   private readonly wrap = (j: AdmittedJob): Running => {
-    this.wrapped ??= new Map(
-      this.snapshot.admitted.map((a) => [a, { job: a, cpuMilli: a.perPod.cpuMilli * a.replicas, memoryMb: a.perPod.memoryMb * a.replicas, gpu: a.perPod.gpu * a.replicas, taken: false }]),
-    );
-    return this.wrapped.get(j) as Running;
+    let r = this.wrapped.get(j);
+    if (r === undefined) {
+      r = { job: j, cpuMilli: j.perPod.cpuMilli * j.replicas, memoryMb: j.perPod.memoryMb * j.replicas, gpu: j.perPod.gpu * j.replicas, taken: false };
+      this.wrapped.set(j, r);
+    }
+    return r;
   };
   /**
    * Who may be preempted: jobs of queued queues. A direct queue's job was promised to run when its
@@ -281,8 +283,7 @@ class Cycle {
       (name) => this.queue(name),
       mins,
     );
-    const ordered = grouping.order(this.snapshot.queued);
-    const levels = ordered.levels;
+    const levels = grouping.levels(this.snapshot.queuedPairs ?? pairsOf(this.snapshot.queued));
     // Without explanations: the smallest pods still to come, per level and pool (to stop early).
     const smallest = mins ? this.smallestPods(levels) : [];
     if (mins) for (const level of levels) this.preemptorsLeft += level.preemptors;
@@ -297,7 +298,7 @@ class Cycle {
       }
       // One heap entry per tenant, over its (tenant, queue) pairs: a queue or quota that is closed
       // for the rest of the cycle closes a whole pair at once.
-      const turns = grouping.turns(ordered, level);
+      const turns = grouping.turns(level);
       for (const turn of turns) turn.share = turn.tenant.share;
       const heap = new FairShareHeap<Turn>(turns);
       while (heap.size > 0) {

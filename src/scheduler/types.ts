@@ -5,6 +5,7 @@
  * decisions; nothing in src/scheduler does I/O.
  */
 import type { Resources, TenantQuota } from '../core/quota.js';
+import type { QueuedPair } from './queue-index.js';
 
 export type AdmissionMode = 'direct' | 'queued';
 export type PreemptionPolicy = 'Never' | 'PreemptLowerPriority';
@@ -82,7 +83,14 @@ export interface Snapshot {
   quotas: Record<string, TenantQuota>;
   defaultQuota: TenantQuota;
   admitted: AdmittedJob[];
+  /** The waiting jobs, in any order. */
   queued: QueuedJob[];
+  /**
+   * The same jobs grouped by the caller (a QueueIndex it keeps up to date): when set, the cycle uses
+   * it instead of `queued` (leave that empty) and builds its order in O(pairs) rather than O(jobs).
+   * The decisions are the same either way.
+   */
+  queuedPairs?: readonly QueuedPair[];
 }
 
 export interface Admission {

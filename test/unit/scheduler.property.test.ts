@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Resources, TenantQuota } from '../../src/core/quota.js';
-import { explainNeverFits, schedule } from '../../src/scheduler/index.js';
+import { QueueIndex, explainNeverFits, schedule } from '../../src/scheduler/index.js';
 import type { AdmittedJob, Decisions, PoolState, QueuePolicy, QueuedJob, Snapshot } from '../../src/scheduler/types.js';
 import { MIN } from './scheduler-fixtures.js';
 
@@ -377,11 +377,30 @@ function checkInvariants(snap: Snapshot, d: Decisions, thorough = false): void {
 
   // Without explanations the cycle may stop early, but it must decide exactly the same.
   expect(schedule(snap, { explain: false })).toEqual({ admissions: d.admissions, preemptions: d.preemptions, waiting: [] });
+  // So must it from a caller's QueueIndex, whose bounds are stale after removals (lower, never higher).
+  const indexed = { ...snap, queued: [], queuedPairs: indexOf(snap.queued).pairs() };
+  expect(schedule(indexed)).toEqual(d);
+  expect(schedule(indexed, { explain: false })).toEqual({ admissions: d.admissions, preemptions: d.preemptions, waiting: [] });
   if (thorough) {
     expect(schedule(snap)).toEqual(d);
     const limited = schedule(snap, { maxAdmissions: 2 });
     expect(schedule(snap, { maxAdmissions: 2, explain: false })).toEqual({ admissions: limited.admissions, preemptions: limited.preemptions, waiting: [] });
   }
+}
+
+/**
+ * The jobs in a QueueIndex as a controller keeps one: in reverse order, with smaller copies of some
+ * of them (other ids) added and removed on the way, so that the pairs' bounds are stale.
+ */
+function indexOf(queued: readonly QueuedJob[]): QueueIndex {
+  const index = new QueueIndex();
+  for (const job of [...queued].reverse()) {
+    const ghost: QueuedJob = { ...job, id: `${job.id}~ghost`, perPod: { cpuMilli: 1, memoryMb: 1, gpu: 0 }, replicas: 1 };
+    index.add(ghost);
+    index.add(job);
+    index.remove(ghost.id);
+  }
+  return index;
 }
 
 // ------------------------------------------------------------------ properties
