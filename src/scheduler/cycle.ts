@@ -126,6 +126,9 @@ class TenantRun extends Holders {
   share = 0;
   /** What quota-blocked jobs considered so far need (jobs ahead, for ETAs). */
   readonly demand: Resources = zero();
+  /** Grouping's slot (see TenantKey). */
+  turn: unknown = undefined;
+  turnLevel = 0;
 
   constructor(
     readonly name: string,

@@ -20,9 +20,12 @@ export interface QueueKey {
   readonly preemptive: boolean;
 }
 
-/** What the grouping needs of a tenant. */
+/** What the grouping needs of a tenant: a slot for its entry of the level being built. */
 export interface TenantKey {
   readonly name: string;
+  /** Its turn at the level `turnLevel` names (set by Grouping.turns; saves a map per level). */
+  turn: unknown;
+  turnLevel: number;
 }
 
 /** One priority level: its pairs. */
@@ -107,6 +110,9 @@ export class TenantTurn<T extends TenantKey, Q extends QueueKey> implements Fair
 }
 
 export class Grouping<T extends TenantKey, Q extends QueueKey> {
+  /** Marks the level a TenantKey.turn belongs to; never reused within a cycle. */
+  private levelsBuilt = 0;
+
   constructor(
     private readonly tenant: (name: string) => T,
     private readonly queue: (name: string) => Q,
@@ -142,7 +148,7 @@ export class Grouping<T extends TenantKey, Q extends QueueKey> {
   /** The level's pairs, grouped by tenant (one fair-share entry each). */
   turns(level: Level): TenantTurn<T, Q>[] {
     const turns: TenantTurn<T, Q>[] = [];
-    const byTenant = new Map<T, TenantTurn<T, Q>>();
+    const mark = ++this.levelsBuilt;
     for (const qp of level.pairs) {
       const t = this.tenant(qp.tenant);
       const pair = new Pair(t, this.queue(qp.queue), qp.jobs);
@@ -154,10 +160,11 @@ export class Grouping<T extends TenantKey, Q extends QueueKey> {
         pair.minPodMem = qp.minPod.memoryMb;
         pair.minPodGpu = qp.minPod.gpu;
       }
-      const turn = byTenant.get(t);
+      const turn = t.turnLevel === mark ? (t.turn as TenantTurn<T, Q>) : undefined;
       if (turn === undefined) {
         const created = new TenantTurn(pair);
-        byTenant.set(t, created);
+        t.turn = created;
+        t.turnLevel = mark;
         turns.push(created);
       } else {
         turn.pairs.push(pair);
