@@ -142,6 +142,11 @@ export class Controller {
     return this.waiting.pairs(exclude);
   }
 
+  /** Whether the job waits for the scheduling cycle (QUEUED, RETRYING). */
+  isWaitingJob(id: string): boolean {
+    return this.waiting.get(id) !== undefined;
+  }
+
   /** Every waiting job, as the cycle sees it. */
   waitingJobs(): IterableIterator<QueuedJob> {
     return this.waiting.jobs();

@@ -98,6 +98,9 @@ export class SchedulingLoop {
   private admissionsInFlight = new Map<string, Promise<boolean>>();
   private waiting = new Map<string, WaitReason>();
   private explainedAt = 0;
+  /** When the latest explanation started and how long it took (ms, performance.now()). */
+  private explainedAtPerf = 0;
+  private explainCostMs = 0;
   private explainDirty = true;
   private explainTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
@@ -142,9 +145,21 @@ export class SchedulingLoop {
     return admitted.has(id) ? 'admitted' : 'waiting';
   }
 
-  /** Why a job waits and where it stands, from the latest explained cycle. */
+  /**
+   * Why a job waits and where it stands, from the latest explained cycle. A waiting job that cycle
+   * does not know yet (just queued: the answer to its submission) is explained now if explaining is
+   * cheap: when the last explanation took under 1 ms (a short queue), or when 5 times its cost has
+   * passed since. So a short queue's 202 carries the position and reason, and bursts into a long
+   * queue spend at most a sixth of a CPU explaining; the others get theirs within a second.
+   */
   waitReason(id: string): WaitReason | undefined {
-    this.explainSoon();
+    const known = this.waiting.get(id);
+    if (known !== undefined || !this.deps.controller.isWaitingJob(id)) {
+      this.explainSoon();
+      return known;
+    }
+    if (this.explainDirty && (this.explainCostMs < 1 || performance.now() - this.explainedAtPerf >= 5 * this.explainCostMs)) this.explain();
+    else this.explainSoon();
     return this.waiting.get(id);
   }
 
@@ -394,8 +409,13 @@ export class SchedulingLoop {
 
   /** A full cycle that explains every waiting job; decides nothing. */
   explain(): void {
+    if (this.explainTimer) {
+      clearTimeout(this.explainTimer);
+      this.explainTimer = undefined;
+    }
     this.explainDirty = false;
     this.explainedAt = Date.now();
+    this.explainedAtPerf = performance.now();
     if (!this.deps.controller.isSynced || this.deps.controller.waitingCount() === 0) {
       this.waiting = new Map();
       return;
@@ -406,6 +426,7 @@ export class SchedulingLoop {
       const waiting = new Map<string, WaitReason>();
       for (const w of decisions.waiting) waiting.set(w.id, w);
       this.waiting = waiting;
+      this.explainCostMs = performance.now() - this.explainedAtPerf;
     } catch (err) {
       this.deps.logger.error({ err: (err as Error).message }, 'explaining the queue failed');
     }

@@ -65,7 +65,9 @@ describe('queued admission', () => {
     const second = await submit('a', { ...GPU_JOB, annotations: runFor(30) });
     const third = await submit('a', { ...GPU_JOB, annotations: runFor(5) });
     expect([first.code, second.code, third.code]).toEqual([201, 201, 202]);
-    expect(third.job.status).toBe('QUEUED');
+    // The 202 itself says where the job stands and why (a short queue is explained at once).
+    expect(third.job).toMatchObject({ status: 'QUEUED', queue_position: 1, pending_cause: 'Quota' });
+    expect(third.job.pending_reason).toMatch(/quota/i);
     const waiting = await get(third.job.job_id);
     expect(waiting).toMatchObject({ status: 'QUEUED', queue_position: 1, pending_cause: 'Quota', attempt: 0 });
     expect(waiting.pending_reason).toMatch(/quota/i);
