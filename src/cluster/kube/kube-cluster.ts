@@ -3,6 +3,7 @@
  * batch/v1 Job owned by its AIJob, and the caches are fed by informers (list + watch, resumed from
  * the last resourceVersion, restarted with backoff when a watch breaks).
  */
+import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import {
   ApiextensionsV1Api,
@@ -124,7 +125,26 @@ function sameOption(a: unknown, b: unknown): boolean {
  * bench's raw client builds its clients with this too, so both sides of that comparison pay the same
  * transport.
  */
-export function kubeApiClient<T extends ApiType>(kc: KubeConfig, api: ApiConstructor<T>, pool = new KubeApiPool()): T {
+/**
+ * The same configuration with the clusters' CA files read once into caData. client-node reads a
+ * caFile from disk on every request (a synchronous read, ~0.1 ms an API call); in a pod the CA is a
+ * mounted file that does not change while Runway runs. Users (tokens, token files, client
+ * certificates) are left as they are: those may rotate and are re-read as client-node does.
+ */
+export function withInlineCa(kc: KubeConfig): KubeConfig {
+  if (!kc.clusters.some((c) => c.caFile)) return kc;
+  const inlined = new KubeConfig();
+  inlined.loadFromOptions({
+    clusters: kc.clusters.map((c) => (c.caFile ? { ...c, caData: readFileSync(c.caFile).toString('base64'), caFile: undefined } : c)),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.getCurrentContext(),
+  });
+  return inlined;
+}
+
+export function kubeApiClient<T extends ApiType>(config: KubeConfig, api: ApiConstructor<T>, pool = new KubeApiPool()): T {
+  const kc = withInlineCa(config);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const auth: SecurityAuthentication = {
