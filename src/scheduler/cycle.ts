@@ -54,8 +54,10 @@
  * ETAs: from running jobs' expectedEndAt (eta.ts), counting what the waiting jobs ahead of it (in the
  * cycle's order) need in the same pool / tenant quota / queue; omitted when unknown.
  *
- * Cost: O(queued x (log tenants + pools)) plus node scans for jobs that pass the aggregate check
- * (cached per pod shape until the pool changes). Pass `queued` in FIFO order to skip the sort.
+ * Cost: O(admitted + pairs) to set up, then O(log tenants + pools) per job considered, plus node scans
+ * for jobs that pass the aggregate check (cached per pod shape until the pool changes). Without
+ * explanations the cycle stops once nothing more can happen. Give `queuedPairs` from a QueueIndex to
+ * skip grouping `queued` (O(jobs)) in every cycle.
  */
 import type { TenantQuota } from '../core/quota.js';
 import * as explain from './explain.js';
