@@ -510,8 +510,9 @@ export class SchedulingLoop {
       if (v) v.running_jobs++;
     }
     // Waiting jobs count against the first pool their queue allows that could hold them (GPU jobs: a pool with GPUs).
-    const ordered = [...controller.waitingJobs()].sort((a, b) => (this.waiting.get(a.id)?.position ?? Infinity) - (this.waiting.get(b.id)?.position ?? Infinity));
-    for (const q of ordered) {
+    // The head job of a pool: its explained waiting job with the smallest position (one pass, no sort).
+    const heads = new Map<PoolView, WaitReason>();
+    for (const q of controller.waitingJobs()) {
       const allowed = snapshot.queues[q.queue]?.pools ?? [];
       const pool = pools.find((p) => (allowed.length === 0 || allowed.includes(p.state.name)) && (q.perPod.gpu > 0) === (p.state.allocatable.gpu > 0));
       const v = pool && views.get(pool.state.name);
@@ -521,10 +522,12 @@ export class SchedulingLoop {
       v.queued_demand.memory_mb += q.perPod.memoryMb * q.replicas;
       v.queued_demand.gpu += q.perPod.gpu * q.replicas;
       const why = this.waiting.get(q.id);
-      if (!v.head_job && why) {
-        v.head_job = { job_id: q.id, pending_reason: why.message };
-        if (why.etaMs !== undefined) v.head_job.estimated_start = new Date(why.etaMs).toISOString();
-      }
+      const head = heads.get(v);
+      if (why && (head === undefined || why.position < head.position)) heads.set(v, why);
+    }
+    for (const [v, why] of heads) {
+      v.head_job = { job_id: why.id, pending_reason: why.message };
+      if (why.etaMs !== undefined) v.head_job.estimated_start = new Date(why.etaMs).toISOString();
     }
     for (const v of views.values()) {
       const gpuPool = v.capacity.gpu > 0;
