@@ -245,7 +245,8 @@ describe.skipIf(skip)('CRD installation and watch connections on a real API serv
     // to them: one per watch after every restart, the same number after the third as after the first.
     expect(after[0]?.watches.filter((p) => initial.watches.includes(p))).toEqual([]);
     expect(after.map((a) => a.total - a.pool)).toEqual([WATCHES, WATCHES, WATCHES]);
-    expect(Math.max(...after.map((a) => a.pool))).toBeLessThanOrEqual(4);
+    // The pool does not grow with restarts: at most one connection per informer re-listing at once.
+    expect(Math.max(...after.map((a) => a.pool))).toBeLessThanOrEqual(WATCHES);
 
     await r.runway.close();
     rw = undefined;
@@ -253,6 +254,9 @@ describe.skipIf(skip)('CRD installation and watch connections on a real API serv
   }, 120_000);
 
   it('leaves no watch connection behind when closed while its watches are reconnecting', async () => {
+    // Counted below are every connection of this process: none of an earlier test's Runway may remain.
+    await rw?.runway.close();
+    rw = undefined;
     // Through a proxy that answers slowly, so that the reconnecting watches are still under way when
     // the adapter closes: each must not open its connection afterwards and keep it.
     const proxy = await slowProxy(Number(new URL(cp.server).port));
