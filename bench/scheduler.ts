@@ -34,6 +34,8 @@ import { performance } from 'node:perf_hooks';
 import { QueueIndex, explainNeverFits, schedule } from '../src/scheduler/index.js';
 import type { AdmittedJob, PoolState, QueuePolicy, QueuedJob, Snapshot } from '../src/scheduler/types.js';
 import type { Resources, TenantQuota } from '../src/core/quota.js';
+import { podsIn } from '../src/scheduler/resources.js';
+import { MinHeap } from '../src/cluster/sim/util.js';
 
 const QUEUED = Number(process.env.BENCH_QUEUED ?? 100_000);
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 1000);
@@ -169,51 +171,6 @@ function makeJob(i: number): QueuedJob {
 /** A queued job's effective priority (what a preempted job's AdmittedJob carries). */
 const priorityOf = (job: QueuedJob): number => (queues[job.queue] as QueuePolicy).priority + job.priority;
 
-/** A min-heap of running jobs by end time. */
-class EndHeap {
-  private readonly a: RunningJob[] = [];
-
-  get size(): number {
-    return this.a.length;
-  }
-
-  peek(): RunningJob | undefined {
-    return this.a[0];
-  }
-
-  push(r: RunningJob): void {
-    const a = this.a;
-    let i = a.length;
-    a.push(r);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((a[p] as RunningJob).endsAt <= r.endsAt) break;
-      a[i] = a[p] as RunningJob;
-      i = p;
-    }
-    a[i] = r;
-  }
-
-  pop(): RunningJob | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length === 0 || last === undefined) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= a.length) break;
-      const r = l + 1;
-      const c = r < a.length && (a[r] as RunningJob).endsAt < (a[l] as RunningJob).endsAt ? r : l;
-      if ((a[c] as RunningJob).endsAt >= last.endsAt) break;
-      a[i] = a[c] as RunningJob;
-      i = c;
-    }
-    a[i] = last;
-    return top;
-  }
-}
-
 interface RunningJob {
   job: AdmittedJob;
   queued: QueuedJob;
@@ -232,21 +189,14 @@ interface RunStats {
   virtualMs: number;
 }
 
-function podsOn(n: Resources, p: Resources): number {
-  let k = Infinity;
-  if (p.cpuMilli > 0) k = Math.min(k, Math.floor(n.cpuMilli / p.cpuMilli));
-  if (p.memoryMb > 0) k = Math.min(k, Math.floor(n.memoryMb / p.memoryMb));
-  if (p.gpu > 0) k = Math.min(k, Math.floor(n.gpu / p.gpu));
-  return Math.max(0, k);
-}
-
 /** The simulated cluster and the controller loop around schedule(). */
 class Simulation {
   now = 0;
   readonly pools = emptyPools();
   private readonly nodes = new Map(this.pools.map((p) => [p.name, p.nodesFree]));
   private readonly running = new Map<string, RunningJob>();
-  private readonly ends = new EndHeap();
+  /** Running jobs by end time. */
+  private readonly ends = new MinHeap<RunningJob>((a, b) => a.endsAt < b.endsAt);
   /** Backoff expiries, ascending (jobs in backoff cannot be admitted before, so each is a queued job's). */
   private readonly backoffs: number[];
   private nextBackoff = 0;
@@ -334,7 +284,7 @@ class Simulation {
     let left = replicas;
     for (let i = 0; i < list.length && left > 0; i++) {
       const n = list[i] as Resources;
-      const k = Math.min(left, podsOn(n, perPod));
+      const k = Math.min(left, podsIn(n.cpuMilli, n.memoryMb, n.gpu, perPod));
       if (k === 0) continue;
       n.cpuMilli -= k * perPod.cpuMilli;
       n.memoryMb -= k * perPod.memoryMb;

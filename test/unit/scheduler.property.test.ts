@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { Resources, TenantQuota } from '../../src/core/quota.js';
 import { QueueIndex, explainNeverFits, schedule } from '../../src/scheduler/index.js';
 import type { AdmittedJob, Decisions, PoolState, QueuePolicy, QueuedJob, Snapshot } from '../../src/scheduler/types.js';
+import { podsIn } from '../../src/scheduler/resources.js';
 import { MIN } from './scheduler-fixtures.js';
 
 // ------------------------------------------------------------------ generators
@@ -147,20 +148,13 @@ interface Run {
   placement: Array<[node: number, pods: number]>;
 }
 
-function podsOn(free: Resources, perPod: Resources): number {
-  let n = Infinity;
-  if (perPod.cpuMilli > 0) n = Math.min(n, Math.floor(free.cpuMilli / perPod.cpuMilli));
-  if (perPod.memoryMb > 0) n = Math.min(n, Math.floor(free.memoryMb / perPod.memoryMb));
-  if (perPod.gpu > 0) n = Math.min(n, Math.floor(free.gpu / perPod.gpu));
-  return Math.max(0, n);
-}
-
 /** First-fit of n identical pods onto the nodes (mutates them); undefined, untouched, if they do not fit. */
 function pack(nodes: Resources[], perPod: Resources, n: number): Array<[number, number]> | undefined {
   const plan: Array<[number, number]> = [];
   let left = n;
   for (let i = 0; i < nodes.length && left > 0; i++) {
-    const k = Math.min(left, podsOn(nodes[i] as Resources, perPod));
+    const node = nodes[i] as Resources;
+    const k = Math.min(left, podsIn(node.cpuMilli, node.memoryMb, node.gpu, perPod));
     if (k > 0) plan.push([i, k]);
     left -= k;
   }
