@@ -351,10 +351,13 @@ export class SchedulingLoop {
     return attempt !== undefined && attempt !== String(job.status?.attempt ?? 1);
   }
 
-  /** Pools and queues only: what "could this job ever run?" needs (the submit path asks it). */
-  private frame(): { pools: Pool[]; snapshot: Snapshot } {
+  /**
+   * Pools and queues only: what "could this job ever run?" needs (the submit path asks it). The
+   * snapshot passes `isReleasing` (which room is on its way out), which that question does not need.
+   */
+  private frame(isReleasing?: (pod: K8sPod) => boolean): { pools: Pool[]; snapshot: Snapshot } {
     const { controller, policies } = this.deps;
-    const pools = buildPools([...controller.nodeList()], controller.podList(), policies.computeClusters(), (pod) => this.isReleasing(pod));
+    const pools = buildPools([...controller.nodeList()], controller.podList(), policies.computeClusters(), isReleasing);
     const queues: Snapshot['queues'] = {};
     for (const q of policies.queues()) queues[q.name] = queuePolicyOf(q);
     const snapshot: Snapshot = {
@@ -371,7 +374,7 @@ export class SchedulingLoop {
 
   private snapshot(): { pools: Pool[]; snapshot: Snapshot } {
     const { controller, store, policies } = this.deps;
-    const frame = this.frame();
+    const frame = this.frame((pod) => this.isReleasing(pod));
     const { pools, snapshot } = frame;
     const now = snapshot.now;
     for (const job of controller.holdingJobs()) {
