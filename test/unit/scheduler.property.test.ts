@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Resources, TenantQuota } from '../../src/core/quota.js';
-import { QueueIndex, explainNeverFits, schedule } from '../../src/scheduler/index.js';
+import { QueueIndex, explainNeverFits, pairsOf, schedule } from '../../src/scheduler/index.js';
 import type { AdmittedJob, Decisions, PoolState, QueuePolicy, QueuedJob, Snapshot } from '../../src/scheduler/types.js';
 import { podsIn } from '../../src/scheduler/resources.js';
 import { MIN } from './scheduler-fixtures.js';
@@ -371,10 +371,14 @@ function checkInvariants(snap: Snapshot, d: Decisions, thorough = false): void {
 
   // Without explanations the cycle may stop early, but it must decide exactly the same.
   expect(schedule(snap, { explain: false })).toEqual({ admissions: d.admissions, preemptions: d.preemptions, waiting: [] });
-  // So must it from a caller's QueueIndex, whose bounds are stale after removals (lower, never higher).
+  // So must it from a caller's QueueIndex (built in another order, with jobs removed on the way)...
   const indexed = { ...snap, queued: [], queuedPairs: indexOf(snap.queued).pairs() };
   expect(schedule(indexed)).toEqual(d);
   expect(schedule(indexed, { explain: false })).toEqual({ admissions: d.admissions, preemptions: d.preemptions, waiting: [] });
+  // ...and from pairs whose bounds are as loose as they can be (zero): a bound that is too small may
+  // only keep the cycle from stopping early, never change a decision.
+  const loose = { ...snap, queued: [], queuedPairs: pairsOf(snap.queued).map((p) => ({ ...p, minPod: NO_RESOURCES, minReq: NO_RESOURCES })) };
+  expect(schedule(loose, { explain: false })).toEqual({ admissions: d.admissions, preemptions: d.preemptions, waiting: [] });
   if (thorough) {
     expect(schedule(snap)).toEqual(d);
     const limited = schedule(snap, { maxAdmissions: 2 });
@@ -384,8 +388,10 @@ function checkInvariants(snap: Snapshot, d: Decisions, thorough = false): void {
 
 /**
  * The jobs in a QueueIndex as a controller keeps one: in reverse order, with smaller copies of some
- * of them (other ids) added and removed on the way, so that the pairs' bounds are stale.
+ * of them (other ids) added and removed on the way (the index tightens the bounds they loosened).
  */
+const NO_RESOURCES: Resources = { cpuMilli: 0, memoryMb: 0, gpu: 0 };
+
 function indexOf(queued: readonly QueuedJob[]): QueueIndex {
   const index = new QueueIndex();
   for (const job of [...queued].reverse()) {
