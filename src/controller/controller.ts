@@ -89,7 +89,12 @@ const TOMBSTONE_TTL_MS = 5 * 60_000;
 
 export class Controller {
   private readonly jobs = new Map<string, K8sJob>();
-  private readonly podsByJob = new Map<string, Map<string, K8sPod>>();
+  /**
+   * Pods by Job name. Arrays, not Maps: a Job has a handful of pods (one per attempt and replica), and
+   * a Map per Job cost ~500 bytes of hash table for each stored job. Replaced, never changed in place,
+   * so podsOf() can hand them out.
+   */
+  private readonly podsByJob = new Map<string, readonly K8sPod[]>();
   private readonly nodes = new Map<string, K8sNode>();
   private synced = false;
   private stopWatch: (() => void) | undefined;
@@ -171,7 +176,7 @@ export class Controller {
   }
 
   /** The pods of the job's current attempt. */
-  podsOfAttempt(job: AIJob): K8sPod[] {
+  podsOfAttempt(job: AIJob): readonly K8sPod[] {
     return this.podsOf(attemptJobName(job.metadata.name, job.status?.attempt ?? 1));
   }
 
@@ -261,9 +266,8 @@ export class Controller {
     this.waiting.remove(id);
   }
 
-  podsOf(jobName: string): K8sPod[] {
-    const pods = this.podsByJob.get(jobName);
-    return pods ? [...pods.values()] : [];
+  podsOf(jobName: string): readonly K8sPod[] {
+    return this.podsByJob.get(jobName) ?? [];
   }
 
   jobOf(name: string): K8sJob | undefined {
@@ -277,7 +281,7 @@ export class Controller {
 
   /** Every cached pod of Runway's Jobs, any attempt and phase (read-only; for scrape-time metrics). */
   *podList(): IterableIterator<K8sPod> {
-    for (const pods of this.podsByJob.values()) yield* pods.values();
+    for (const pods of this.podsByJob.values()) yield* pods;
   }
 
   private onEvent(e: ClusterEvent): void {
@@ -308,14 +312,14 @@ export class Controller {
       case 'Pod': {
         const jobName = e.object.metadata.labels?.['job-name'];
         if (!jobName) return;
-        let pods = this.podsByJob.get(jobName);
-        if (e.type === 'DELETED') {
-          pods?.delete(e.object.metadata.name);
-          if (pods?.size === 0) this.podsByJob.delete(jobName);
-        } else {
-          if (!pods) this.podsByJob.set(jobName, (pods = new Map()));
-          pods.set(e.object.metadata.name, e.object);
-        }
+        const pods = this.podsByJob.get(jobName) ?? [];
+        const at = pods.findIndex((p) => p.metadata.name === e.object.metadata.name);
+        let next: K8sPod[];
+        if (e.type === 'DELETED') next = at < 0 ? [...pods] : pods.filter((_, i) => i !== at);
+        else if (at < 0) next = [...pods, e.object];
+        else (next = [...pods])[at] = e.object; // keeps the pod's place, as a Map would
+        if (next.length > 0) this.podsByJob.set(jobName, next);
+        else this.podsByJob.delete(jobName);
         const id = e.object.metadata.labels?.[LABEL_JOB_ID];
         if (id) this.reconcileSoon(id);
         // Room on a node changes when a pod is bound, finishes or goes.
@@ -457,7 +461,7 @@ export class Controller {
    * status, so a re-derived status, a failed write, a restart (which re-lists what was written) or a
    * follower never counts the same retry twice.
    */
-  private countRetries(before: AIJobStatus | undefined, after: AIJobStatus, pods: K8sPod[]): void {
+  private countRetries(before: AIJobStatus | undefined, after: AIJobStatus, pods: readonly K8sPod[]): void {
     const seen = before && before.attempt === after.attempt ? Math.max(before.attempts, 1) : 1;
     const retries = after.attempts - seen;
     if (retries > 0) this.deps.metrics.jobRetries.inc({ reason: lastFailureReason(pods) }, retries);

@@ -13,12 +13,12 @@
 import type { AIJob, ClusterPort } from '../cluster/types.js';
 import { ClusterError, RUNWAY_API_VERSION, isClusterError } from '../cluster/types.js';
 import { checkBounds } from '../core/bounds.js';
-import { costAnnotation, estimateCost, type CostEstimate } from '../core/cost.js';
+import { costAnnotations, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
 import { deepFreeze } from '../core/immutable.js';
 import { JobIdGenerator, attemptJobName } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
-import { ANNOTATION_ESTIMATED_COST, LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
+import type { LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
 import { checkCouldEverFit, checkHeadroom, resourcesOf, type QuotaLedger } from '../core/quota.js';
 import type { TokenBucketLimiter } from '../core/rate-limit.js';
 import { isTerminal, type AIJobStatus, type JobPhase } from '../core/status.js';
@@ -252,8 +252,14 @@ export class JobService {
 
   /** The AIJob as first written: the spec, labels to find it by, the estimate; no status yet. */
   private intentOf(id: string, spec: JobSpec, estimate: CostEstimate, queued: boolean): AIJob {
-    const labels: Record<string, string> = { [LABEL_TENANT]: spec.tenant_id, [LABEL_QUEUE]: spec.queue };
-    if (queued) labels[LABEL_ADMISSION] = 'queued';
+    // Literal keys, checked against the constants by `satisfies`: see runwayLabelsOf in core/manifest.ts.
+    type Keys = typeof LABEL_TENANT | typeof LABEL_QUEUE;
+    const labels: Record<string, string> = queued
+      ? ({ 'runway.dev/tenant': spec.tenant_id, 'runway.dev/queue': spec.queue, 'runway.dev/admission': 'queued' } satisfies Record<
+          Keys | typeof LABEL_ADMISSION,
+          string
+        >)
+      : ({ 'runway.dev/tenant': spec.tenant_id, 'runway.dev/queue': spec.queue } satisfies Record<Keys, string>);
     // Frozen (an immutable value, like the spec): the embedded cluster then stores it as it is instead
     // of copying it; any other port serializes it as usual.
     return deepFreeze({
@@ -263,7 +269,7 @@ export class JobService {
         name: id,
         namespace: this.deps.config.namespace,
         labels,
-        annotations: { [ANNOTATION_ESTIMATED_COST]: costAnnotation(estimate) },
+        annotations: costAnnotations(estimate),
       },
       spec,
     });

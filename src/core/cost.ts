@@ -3,6 +3,7 @@
  * resource x timeout_s x rate, with memory in GiB (memory_mb / 1024). Gang jobs pay per replica.
  */
 import type { JobSpec } from './job-spec.js';
+import { ANNOTATION_ESTIMATED_COST } from './k8s.js';
 
 export interface CostRates {
   cpuPerCpuSecond: number;
@@ -85,6 +86,18 @@ export function costAnnotation(estimate: CostEstimate): string {
   let json = annotations.get(estimate);
   if (json === undefined) annotations.set(estimate, (json = JSON.stringify(estimate)));
   return json;
+}
+
+const annotationMaps = new WeakMap<CostEstimate, Readonly<Record<string, string>>>();
+
+/**
+ * `{ "runway.dev/estimated-cost": costAnnotation(estimate) }`, frozen and shared: the annotations of an
+ * AIJob and of its Jobs, the same for every job of a shape.
+ */
+export function costAnnotations(estimate: CostEstimate): Readonly<Record<string, string>> {
+  let map = annotationMaps.get(estimate);
+  if (map === undefined) annotationMaps.set(estimate, (map = Object.freeze({ [ANNOTATION_ESTIMATED_COST]: costAnnotation(estimate) })));
+  return map;
 }
 
 const parsed = new Map<string, CostEstimate>();

@@ -3,20 +3,12 @@
  * Requests equal limits for cpu and memory (Guaranteed QoS: what was priced is what is reserved);
  * nvidia.com/gpu is a limit only when GPUs are asked for (Kubernetes copies it to requests).
  */
-import { costAnnotation, type CostEstimate } from './cost.js';
+import { costAnnotations, type CostEstimate } from './cost.js';
 import { attemptJobName } from './ids.js';
+import { deepFreeze } from './immutable.js';
 import type { JobSpec } from './job-spec.js';
-import {
-  ANNOTATION_ESTIMATED_COST,
-  GPU_RESOURCE,
-  LABEL_ATTEMPT,
-  LABEL_JOB_ID,
-  LABEL_QUEUE,
-  LABEL_TENANT,
-  type K8sJob,
-  type OwnerReference,
-  type ResourceList,
-} from './k8s.js';
+import { GPU_RESOURCE, type K8sJob, type OwnerReference, type ResourceList } from './k8s.js';
+import type { LABEL_ATTEMPT, LABEL_JOB_ID, LABEL_QUEUE, LABEL_TENANT } from './k8s.js';
 
 export interface ManifestInput {
   jobId: string;
@@ -47,33 +39,61 @@ export function memoryQuantity(mb: number): string {
 
 // Objects here are built as literals, not as `{ ...other }` copies: in V8 (Node 20) a spread copy gets
 // a hidden class of its own, so adding a key to it or freezing it (the submit path freezes manifests,
-// see core/immutable.ts) costs microseconds instead of nanoseconds.
+// see core/immutable.ts) costs microseconds instead of nanoseconds. For the same reason the label keys
+// are written out rather than computed (`[LABEL_TENANT]: ...`), which V8 builds key by key at run time;
+// `satisfies` checks at compile time that they are exactly the constants' values.
 function runwayLabelsOf(input: ManifestInput, attempt: string): Record<string, string> {
   return {
-    [LABEL_TENANT]: input.spec.tenant_id,
-    [LABEL_JOB_ID]: input.jobId,
-    [LABEL_ATTEMPT]: attempt,
-    [LABEL_QUEUE]: input.spec.queue,
-  };
+    'runway.dev/tenant': input.spec.tenant_id,
+    'runway.dev/job-id': input.jobId,
+    'runway.dev/attempt': attempt,
+    'runway.dev/queue': input.spec.queue,
+  } satisfies Record<typeof LABEL_TENANT | typeof LABEL_JOB_ID | typeof LABEL_ATTEMPT | typeof LABEL_QUEUE, string>;
+}
+
+const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
+
+type PodSpec = K8sJob['spec']['template']['spec'];
+type JobContainer = PodSpec['containers'][number];
+
+function containerOf(spec: JobSpec): JobContainer {
+  const cpu = cpuQuantity(spec.cpu);
+  const memory = memoryQuantity(spec.memory_mb);
+  const requests: ResourceList = { cpu, memory };
+  const limits: ResourceList = spec.gpu_count > 0 ? { cpu, memory, [GPU_RESOURCE]: String(spec.gpu_count) } : { cpu, memory };
+  const container: JobContainer = { name: 'main', image: spec.image, resources: { requests, limits } };
+  if (spec.command) container.command = spec.command;
+  if (spec.args) container.args = spec.args;
+  if (spec.env) container.env = Object.entries(spec.env).map(([name, value]) => ({ name, value }));
+  return container;
+}
+
+/**
+ * Frozen container lists by job shape (image and resources; jobs with a command, args or env are not
+ * shared). Most jobs of a cluster come in a few shapes: sharing one immutable list saves each stored
+ * Job (and its pods, which the embedded cluster builds from it) ~400 bytes and a few allocations, and
+ * lets whatever parses the list (the sim's placement) do it once per shape. Bounded: cleared when full.
+ */
+const sharedContainers = new Map<string, readonly JobContainer[]>();
+const MAX_SHARED_SHAPES = 1024;
+
+function containersOf(spec: JobSpec): JobContainer[] {
+  if (spec.command || spec.args || spec.env) return [containerOf(spec)];
+  const key = `${spec.image}\n${spec.cpu}\n${spec.memory_mb}\n${spec.gpu_count}`;
+  let shared = sharedContainers.get(key);
+  if (!shared) {
+    if (sharedContainers.size >= MAX_SHARED_SHAPES) sharedContainers.clear();
+    sharedContainers.set(key, (shared = deepFreeze([containerOf(spec)])));
+  }
+  // The type says mutable because a K8sJob is built field by field; the list itself is frozen.
+  return shared as JobContainer[];
 }
 
 export function buildJobManifest(input: ManifestInput): K8sJob {
   const { spec } = input;
   const attempt = String(input.attempt);
+  // The Job's labels and its pods' are the same object unless the spec adds labels (it is frozen later).
   const runwayLabels = runwayLabelsOf(input, attempt);
-  const cpu = cpuQuantity(spec.cpu);
-  const memory = memoryQuantity(spec.memory_mb);
-  const requests: ResourceList = { cpu, memory };
-  const limits: ResourceList = spec.gpu_count > 0 ? { cpu, memory, [GPU_RESOURCE]: String(spec.gpu_count) } : { cpu, memory };
-
-  const container: K8sJob['spec']['template']['spec']['containers'][number] = {
-    name: 'main',
-    image: spec.image,
-    resources: { requests, limits },
-  };
-  if (spec.command) container.command = spec.command;
-  if (spec.args) container.args = spec.args;
-  if (spec.env) container.env = Object.entries(spec.env).map(([name, value]) => ({ name, value }));
 
   const job: K8sJob = {
     apiVersion: 'batch/v1',
@@ -81,8 +101,8 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
     metadata: {
       name: attemptJobName(input.jobId, input.attempt),
       namespace: input.namespace,
-      labels: runwayLabelsOf(input, attempt),
-      annotations: { [ANNOTATION_ESTIMATED_COST]: costAnnotation(input.estimate) },
+      labels: runwayLabels,
+      annotations: costAnnotations(input.estimate),
     },
     spec: {
       backoffLimit: input.backoffLimit,
@@ -91,10 +111,10 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
       completions: spec.replicas,
       template: {
         metadata: {
-          labels: { ...(spec.labels ?? {}), ...runwayLabels },
-          annotations: { ...(spec.annotations ?? {}) },
+          labels: spec.labels ? { ...spec.labels, ...runwayLabels } : runwayLabels,
+          annotations: spec.annotations ? { ...spec.annotations } : NO_ANNOTATIONS,
         },
-        spec: { restartPolicy: 'Never', containers: [container] },
+        spec: { restartPolicy: 'Never', containers: containersOf(spec) },
       },
     },
   };

@@ -84,7 +84,7 @@ export interface AttemptStatus {
   completionTime?: string;
 }
 
-function lastTerminated(pods: K8sPod[]) {
+function lastTerminated(pods: readonly K8sPod[]) {
   let best: { reason?: string; exitCode: number; finishedAt?: string } | undefined;
   for (const pod of pods) {
     for (const cs of pod.status?.containerStatuses ?? []) {
@@ -103,7 +103,7 @@ function waitingMessage(pod: K8sPod): string | undefined {
 }
 
 /** When the job first ran: the earliest container start (a Job's own startTime is set before any pod runs). */
-function firstContainerStart(pods: K8sPod[]): string | undefined {
+function firstContainerStart(pods: readonly K8sPod[]): string | undefined {
   let first: string | undefined;
   for (const pod of pods) {
     for (const cs of pod.status?.containerStatuses ?? []) {
@@ -120,7 +120,7 @@ function firstContainerStart(pods: K8sPod[]): string | undefined {
  * failed container's reason (OOMKilled, or Error with its exit code), or BackoffLimitExceeded when no
  * pod says more; otherwise RUNNING once a pod runs, else PENDING.
  */
-export function deriveAttemptStatus(job: K8sJob, pods: K8sPod[]): AttemptStatus {
+export function deriveAttemptStatus(job: K8sJob, pods: readonly K8sPod[]): AttemptStatus {
   const st = job.status ?? {};
   const attempts = Math.max((st.active ?? 0) + (st.succeeded ?? 0) + (st.failed ?? 0), pods.length);
   // `s` is built by assignment, not `{ ...s, more }`: in V8 a spread followed by new keys makes a new

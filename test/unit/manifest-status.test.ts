@@ -69,6 +69,20 @@ describe('buildJobManifest', () => {
     expect(j.spec.template.metadata.labels?.team).toBe('ml');
     expect(j.spec.template.metadata.annotations).toEqual({ 'sim.runway.dev/duration-s': '30' });
   });
+  it('shares one frozen container list between jobs of the same shape, not with other shapes or custom containers', () => {
+    const of = (jobId: string, s: JobSpec) => buildJobManifest({ jobId, attempt: 1, spec: s, namespace: 'jobs', backoffLimit: 2, estimate });
+    const a = of('s1', spec).spec.template.spec.containers;
+    const b = of('s2', { ...spec, tenant_id: 'team-b', queue: 'other' }).spec.template.spec.containers;
+    expect(b).toBe(a);
+    expect(Object.isFrozen(a) && Object.isFrozen(a[0]) && Object.isFrozen(a[0]?.resources.limits)).toBe(true);
+    for (const other of [{ ...spec, image: 'other:1' }, { ...spec, cpu: 2 }, { ...spec, memory_mb: 1024 }, { ...spec, gpu_count: 1 }]) {
+      expect(of('s3', other).spec.template.spec.containers).not.toBe(a);
+    }
+    // A command, args or env makes the container the job's own (not cached by its contents).
+    const withEnv = of('s4', { ...spec, env: { A: '1' } }).spec.template.spec.containers;
+    expect(withEnv).not.toBe(of('s5', { ...spec, env: { A: '1' } }).spec.template.spec.containers);
+    expect(withEnv[0]?.env).toEqual([{ name: 'A', value: '1' }]);
+  });
   it('runs a gang as one Job with parallelism = completions = replicas', () => {
     const j = buildJobManifest({ jobId: 'j4', attempt: 1, spec: { ...spec, replicas: 4 }, namespace: 'jobs', backoffLimit: 2, estimate });
     expect(j.spec.parallelism).toBe(4);

@@ -13,7 +13,7 @@
  * resourceVersion does. So every watcher and every caller gets the stored object itself, not a copy,
  * and treats it as read-only (as client-go's informer caches require): writing to it throws.
  */
-import { LABEL_JOB_ID, type JobCondition, type K8sJob, type K8sNode, type K8sPod, type ObjectMeta } from '../../core/k8s.js';
+import { LABEL_JOB_ID, type Container, type JobCondition, type K8sJob, type K8sNode, type K8sPod, type ObjectMeta } from '../../core/k8s.js';
 import { isPolicyKind, POLICY_API_VERSION, type PolicyKind, type PolicyOf, type PolicyResource } from '../../core/policy.js';
 import type { AIJobStatus } from '../../core/status.js';
 import {
@@ -124,7 +124,15 @@ interface JobState {
   /** Set once a Complete or Failed condition is written. */
   condition?: JobCondition;
   deleted: boolean;
-  logs?: string[];
+  /** Log lines as their parts (mostly strings shared with other objects), joined when read. */
+  logs?: string[][];
+}
+
+/** What the pods of a Job request, the key of their PendingGroup before the selector, and their spec. */
+interface ContainerFacts {
+  req: Resources;
+  reqKey: string;
+  podSpec: K8sPod['spec'];
 }
 
 /** Pending pods with the same requests and selector, oldest first. */
@@ -204,6 +212,7 @@ export class SimCluster implements ClusterPort {
   /** The status of pods waiting for the same reason is one shared (immutable) object. */
   private unschedulableStatus: NonNullable<K8sPod['status']> = Object.freeze({ phase: 'Pending', reason: 'Unschedulable', message: '' });
   private settling = false;
+  private readonly factsByContainers = new WeakMap<readonly Container[], ContainerFacts>();
 
   constructor(options: SimClusterOptions) {
     this.namespace = options.namespace;
@@ -223,6 +232,21 @@ export class SimCluster implements ClusterPort {
   setTimer(atMs: number, fn: () => void): () => void {
     const t = this.timer(atMs, callIt, fn);
     return () => this.cancel(t);
+  }
+
+  /**
+   * What a Job's pods request, and their spec: worked out once per container list. Runway shares one
+   * frozen list between jobs of the same shape (core/manifest.ts), so this is parsed once per shape.
+   */
+  private containerFacts(containers: readonly Container[]): ContainerFacts {
+    let facts = this.factsByContainers.get(containers);
+    if (!facts) {
+      const req = Object.freeze(podRequests(containers));
+      const reqKey = `${req.cpuMilli}/${req.memoryMb}/${req.gpu}/`;
+      facts = Object.freeze({ req, reqKey, podSpec: Object.freeze({ containers }) as K8sPod['spec'] });
+      if (Object.isFrozen(containers)) this.factsByContainers.set(containers, facts);
+    }
+    return facts;
   }
 
   // ---------------------------------------------------------------- port: AIJobs
@@ -276,17 +300,16 @@ export class SimCluster implements ClusterPort {
     const stored = copyWith(job, { metadata: this.stamped(job.metadata, isImmutable(job)), status: EMPTY_JOB_STATUS });
     const tmpl = stored.spec.template;
     const selector = tmpl.spec.nodeSelector && Object.keys(tmpl.spec.nodeSelector).length > 0 ? tmpl.spec.nodeSelector : undefined;
-    const req = podRequests(tmpl.spec.containers);
-    const groupKey = `${req.cpuMilli}/${req.memoryMb}/${req.gpu}/${selector ? JSON.stringify(Object.entries(selector).sort()) : ''}`;
-    const ownerUids: string[] = [];
-    for (const o of stored.metadata.ownerReferences ?? []) ownerUids.push(o.uid);
+    const { req, podSpec, reqKey } = this.containerFacts(tmpl.spec.containers);
+    const groupKey = selector ? reqKey + JSON.stringify(Object.entries(selector).sort()) : reqKey;
+    const ownerUids = (stored.metadata.ownerReferences ?? []).map((o) => o.uid);
     const js: JobState = {
       job: stored,
       name,
       uid: stored.metadata.uid as string,
       ownerUids,
       req,
-      podSpec: Object.freeze({ containers: tmpl.spec.containers }),
+      podSpec,
       selector,
       groupKey: this.pending.get(groupKey)?.key ?? groupKey,
       workload: parseWorkload(tmpl.metadata?.annotations),
@@ -394,9 +417,9 @@ export class SimCluster implements ClusterPort {
     const js = this.jobStore.get(jobName);
     if (!js) throw new ClusterError('NotFound', `jobs.batch "${jobName}" not found`);
     const logs = js.logs ?? [];
-    if (!Number.isFinite(tailLines) || tailLines < 0) return logs.join('\n');
     if (tailLines === 0) return '';
-    return logs.slice(-Math.floor(tailLines)).join('\n');
+    const lines = !Number.isFinite(tailLines) || tailLines < 0 ? logs : logs.slice(-Math.floor(tailLines));
+    return lines.map((parts) => `[sim] ${parts.join(' ')}`).join('\n');
   }
 
   async close(): Promise<void> {
@@ -709,9 +732,8 @@ export class SimCluster implements ClusterPort {
 
   /** Appends a log line; parts are joined (not concatenated) so the stored string is flat and small. */
   private log(js: JobState, ...parts: string[]): void {
-    const logs = (js.logs ??= []);
-    logs.push(['[sim]', ...parts].join(' '));
-    if (logs.length > MAX_LOG_LINES) logs.splice(0, logs.length - MAX_LOG_LINES);
+    js.logs = appended(js.logs ?? [], parts);
+    if (js.logs.length > MAX_LOG_LINES) js.logs.splice(0, js.logs.length - MAX_LOG_LINES);
   }
 
   private addNodesInternal(pool: PoolSpec): K8sNode[] {
@@ -849,7 +871,7 @@ export class SimCluster implements ClusterPort {
       watched: labels[LABEL_JOB_ID] !== undefined,
     };
     this.podStore.set(name, ps);
-    js.pods.push(ps);
+    js.pods = appended(js.pods, ps);
     js.active++;
     let group = this.pending.get(js.groupKey);
     if (!group) this.pending.set(js.groupKey, (group = new PendingGroup(js.groupKey)));
@@ -1092,6 +1114,17 @@ const POD_PENDING: NonNullable<K8sPod['status']> = Object.freeze({ phase: 'Pendi
  * A frozen deep copy of an object a caller wrote, with some top-level fields given instead. The parts
  * of an immutable object (see core/immutable.ts) are taken as they are.
  */
+/**
+ * `list` with `item` appended, for arrays that usually hold one item (a Job's pods, its log lines):
+ * V8 gives an empty array room for 17 items on its first push (~150 bytes, kept for every stored Job),
+ * so the first item makes a new array of exactly one instead.
+ */
+function appended<T>(list: T[], item: T): T[] {
+  if (list.length === 0) return [item];
+  list.push(item);
+  return list;
+}
+
 function copyWith<T extends object>(obj: T, fields: Partial<T>): T {
   const out: Record<string, unknown> = {};
   const src = obj as Record<string, unknown>;
