@@ -35,3 +35,18 @@ function freezeAll(value: object): void {
   }
   Object.freeze(value);
 }
+
+const interned = new Map<string, string>();
+const MAX_INTERNED = 10_000;
+
+/**
+ * One shared copy of a string that many stored objects repeat (a tenant id, an image): a string parsed
+ * from a request is a new copy each time, kept for as long as its job is. Bounded: cleared when full.
+ */
+export function intern(s: string): string {
+  const shared = interned.get(s);
+  if (shared !== undefined) return shared;
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  interned.set(s, s);
+  return s;
+}

@@ -6,7 +6,7 @@
 import { Compile } from 'typebox/compile';
 import type { TLocalizedValidationError } from 'typebox/error';
 import { errors } from './errors.js';
-import { deepFreeze } from './immutable.js';
+import { deepFreeze, intern } from './immutable.js';
 import {
   DEFAULT_QUEUE,
   ENV_NAME_PATTERN,
@@ -155,8 +155,8 @@ export function parseJobSpec(body: unknown, tenantHeader?: string | string[]): J
   }
 
   const spec: JobSpec = {
-    tenant_id: tenant,
-    image: input.image,
+    tenant_id: intern(tenant),
+    image: intern(input.image),
     cpu: Math.round(input.cpu * 1000) / 1000,
     memory_mb: input.memory_mb,
     gpu_count: input.gpu_count ?? 0,
