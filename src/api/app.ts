@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type onResponseHookHandler,
+} from 'fastify';
 import type { ClusterPort } from '../cluster/types.js';
 import type { Config } from '../config.js';
 import type { Controller } from '../controller/controller.js';
@@ -14,7 +21,7 @@ import type { JobService } from '../controller/job-service.js';
 import type { SchedulingLoop } from '../controller/scheduling-loop.js';
 import type { PolicyStore } from '../controller/policy-store.js';
 import { errors, RunwayError } from '../core/errors.js';
-import type { Logger } from '../observability/logger.js';
+import { requestLogger, type LazyChildLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { BODY_LIMIT_BYTES, errorBody, sendError, toRunwayError } from './errors.js';
 import { registerJobRoutes } from './routes/jobs.js';
@@ -55,6 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // pino's Logger is what Fastify wraps; its types differ only in generics Fastify does not use.
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // request.log: the pino child with the request id is built only if the request logs something.
+    childLoggerFactory: (logger, bindings, options) => requestLogger(logger as Logger, bindings, options),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -78,7 +87,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Requests are validated by the core and query.ts (one error shape); schemas are for the docs.
-  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  // `true` passes the data through untouched: a `{value}` result would be assigned back, and once the
+  // headers are assigned, every read of request.headers copies them.
+  app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   // `curl -d '{...}'` sends form encoding by default: read any body as JSON rather than refuse it.
@@ -92,12 +103,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
 
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+  /** The end of every request: its latency in request_latency_seconds and, at info, its one log line. */
+  function answered(route: string, request: FastifyRequest, reply: FastifyReply): void {
     const elapsedMs = reply.elapsedTime;
     deps.metrics.requestLatency.observe({ route, method: request.method, status: String(reply.statusCode) }, elapsedMs / 1000);
-    // The line is only built when it will be written (the request's logger is a pino child).
-    if ((request.log as Logger).isLevelEnabled('info')) {
+    // The line is only built when it will be written.
+    if ((request.log as LazyChildLogger | Logger).isLevelEnabled('info')) {
       const { tenant_id, job_id, estimated_cost } = request.facts;
       const line: Record<string, unknown> = {
         method: request.method,
@@ -111,6 +122,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (estimated_cost !== undefined) line.estimated_cost = estimated_cost;
       request.log.info(line, 'request');
     }
+  }
+
+  // Each route gets an onResponse hook that knows its URL (request.routeOptions builds a new object on
+  // every read). onRoute runs for the routes added after this, plugins' included: register them below.
+  app.addHook('onRoute', (route) => {
+    const url = route.url;
+    const onResponse: onResponseHookHandler = (request, reply, done) => {
+      answered(url, request, reply);
+      done();
+    };
+    route.onResponse = [route.onResponse ?? [], onResponse].flat();
+  });
+  // Requests no route matched, or that a route passed to the not-found handler, run the instance's
+  // hooks only.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) answered('unmatched', request, reply);
     done();
   });
 

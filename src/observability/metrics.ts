@@ -63,17 +63,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'runway_' });
   const registers = [registry];
   const queues = new Set<string>();
-  /**
-   * The bounded `queue` label of a queue: its name while fewer than MAX_QUEUE_LABELS are kept, else
-   * `_other`. The label's admissions series exists from then on, at 0 until an admission: a queue seen
-   * first with waiting jobs (at a scrape) has its first admission counted as 0 -> 1, which increase()
-   * sees, rather than as a new series starting at 1, which it does not (RunwayQueueStalled relies on it).
-   */
+  /** The bounded `queue` label of a queue: its name while fewer than MAX_QUEUE_LABELS are kept, else `_other`. */
   function queueLabel(queue: string): string {
     if (!queues.has(queue) && queues.size < MAX_QUEUE_LABELS) queues.add(queue);
-    const label = queues.has(queue) ? queue : OTHER_QUEUE_LABEL;
-    admissions.inc({ queue: label }, 0);
-    return label;
+    return queues.has(queue) ? queue : OTHER_QUEUE_LABEL;
   }
   // Registered before runway_admissions_total, so collected first at a scrape: a queue label its
   // collect() gives out is in runway_admissions_total (at 0) in the same scrape.
@@ -88,6 +81,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
       const byLabel = new Map<string, number>();
       for (const [queue, n] of sources.waitingByQueue()) {
         const label = queueLabel(queue);
+        // The label's admissions series exists from then on, at 0 until an admission: a queue seen first
+        // with waiting jobs has its first admission counted as 0 -> 1, which increase() sees, rather than
+        // as a new series starting at 1, which it does not (RunwayQueueStalled relies on it).
+        admissions.inc({ queue: label }, 0);
         byLabel.set(label, (byLabel.get(label) ?? 0) + n);
       }
       for (const [queue, n] of byLabel) this.set({ queue }, n);
