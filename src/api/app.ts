@@ -55,6 +55,11 @@ declare module 'fastify' {
   }
 }
 
+/** A request's logger as what it is: Fastify types it as its base logger, ours (childLoggerFactory) is a pino child or a lazy one. */
+export function requestLog(request: FastifyRequest): LazyChildLogger | Logger {
+  return request.log as LazyChildLogger | Logger;
+}
+
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -108,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const elapsedMs = reply.elapsedTime;
     deps.metrics.requestLatency.observe({ route, method: request.method, status: String(reply.statusCode) }, elapsedMs / 1000);
     // The line is only built when it will be written.
-    if ((request.log as LazyChildLogger | Logger).isLevelEnabled('info')) {
+    if (requestLog(request).isLevelEnabled('info')) {
       const { tenant_id, job_id, estimated_cost } = request.facts;
       const line: Record<string, unknown> = {
         method: request.method,

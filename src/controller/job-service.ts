@@ -224,18 +224,21 @@ export class JobService {
       const job = queued ? await this.createQueued(id, spec, estimate) : await this.create(id, spec, estimate);
       this.deps.metrics.jobsSubmitted.inc();
       if (!queued) this.deps.metrics.recordAdmission(spec.queue); // direct: the Job exists, the job is admitted
-      log.info(
-        {
-          event: 'job_submitted',
-          job_id: id,
-          tenant_id: spec.tenant_id,
-          estimated_cost: estimate.total,
-          gpu_count: spec.gpu_count,
-          queue: spec.queue,
-          status: phaseOf(job),
-        },
-        `job ${id} submitted`,
-      );
+      // Built only when written: most deployments log submissions, but a silent or warn logger should not pay for them.
+      if (log.isLevelEnabled('info')) {
+        log.info(
+          {
+            event: 'job_submitted',
+            job_id: id,
+            tenant_id: spec.tenant_id,
+            estimated_cost: estimate.total,
+            gpu_count: spec.gpu_count,
+            queue: spec.queue,
+            status: phaseOf(job),
+          },
+          `job ${id} submitted`,
+        );
+      }
       return { job, replay: false, estimate };
     } catch (err) {
       ledger.release(id);

@@ -16,7 +16,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 }
 
 /** The part of a logger the services use: satisfied by the process logger and a request's logger. */
-export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug' | 'isLevelEnabled'>;
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 

@@ -97,3 +97,34 @@ describe("a request's logger", () => {
     ]);
   });
 });
+
+describe('the job_submitted line', () => {
+  it('carries the job, its tenant, cost, GPUs, queue and status, with the request id', async () => {
+    t = await startTestRunway();
+    const res = await t.runway.app.inject({ method: 'POST', url: '/v1/jobs', payload: README_JOB, headers: { 'x-tenant-id': 'team-a', 'x-request-id': 'trace-11' } });
+    expect(res.statusCode).toBe(201);
+    const job = res.json<{ job_id: string; estimated_cost: { total: number } }>();
+    const lines = t.logs.filter((l) => l.event === 'job_submitted');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      msg: `job ${job.job_id} submitted`,
+      request_id: 'trace-11',
+      job_id: job.job_id,
+      tenant_id: 'team-a',
+      estimated_cost: job.estimated_cost.total,
+      gpu_count: README_JOB.gpu_count,
+      queue: 'default',
+      status: 'PENDING',
+    });
+  });
+
+  it('is not written, nor its logger built, at LOG_LEVEL=warn', async () => {
+    t = await startTestRunway({ LOG_LEVEL: 'warn' });
+    const child = vi.spyOn(t.runway.logger, 'child');
+    const res = await t.runway.app.inject({ method: 'POST', url: '/v1/jobs', payload: README_JOB, headers: { 'x-tenant-id': 'team-a' } });
+    expect(res.statusCode).toBe(201);
+    expect(t.logs).toEqual([]);
+    expect(child).not.toHaveBeenCalled();
+  });
+});

@@ -1,7 +1,7 @@
 /** Job routes: canonical /v1 paths plus the original spec's /jobs aliases, served by one handler each. */
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import type { AppDeps } from '../app.js';
+import { requestLog, type AppDeps } from '../app.js';
 import { parseListQuery, parseTail } from '../query.js';
 import {
   CostEstimateSchema,
@@ -49,7 +49,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: AppDeps): void {
         const body = request.body as Record<string, unknown> | undefined;
         const bodyTenant = body && typeof body === 'object' && typeof body.tenant_id === 'string' ? body.tenant_id : undefined;
         request.facts.tenant_id = bodyTenant ?? (request.headers['x-tenant-id'] as string | undefined);
-        const { job, replay, estimate } = await service.submit(request.body, request.headers['x-tenant-id'], request.log);
+        const { job, replay, estimate } = await service.submit(request.body, request.headers['x-tenant-id'], requestLog(request));
         const out = jobView(job, config.rates, estimate, scheduler.waitReason(job.metadata.name));
         request.facts.job_id = out.job_id;
         request.facts.estimated_cost = out.estimated_cost.total;
