@@ -15,7 +15,7 @@ import { ClusterError, RUNWAY_API_VERSION, isClusterError } from '../cluster/typ
 import { checkBounds } from '../core/bounds.js';
 import { costAnnotations, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
-import { deepFreeze } from '../core/immutable.js';
+import { markImmutable } from '../core/immutable.js';
 import { JobIdGenerator, attemptJobName } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
 import type { LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
@@ -263,19 +263,16 @@ export class JobService {
           string
         >)
       : ({ 'runway.dev/tenant': spec.tenant_id, 'runway.dev/queue': spec.queue } satisfies Record<Keys, string>);
-    // Frozen (an immutable value, like the spec): the embedded cluster then stores it as it is instead
-    // of copying it; any other port serializes it as usual.
-    return deepFreeze({
+    // Immutable, like the spec (frozen by validation): the embedded cluster stores it as it is instead of
+    // copying it, and any other port serializes it as usual. Built frozen from the inside out, so that
+    // nothing walks it again.
+    const intent: AIJob = {
       apiVersion: RUNWAY_API_VERSION,
       kind: 'AIJob',
-      metadata: {
-        name: id,
-        namespace: this.deps.config.namespace,
-        labels,
-        annotations: costAnnotations(estimate),
-      },
+      metadata: Object.freeze({ name: id, namespace: this.deps.config.namespace, labels: Object.freeze(labels), annotations: costAnnotations(estimate) }),
       spec,
-    });
+    };
+    return markImmutable(Object.freeze(intent));
   }
 
   /**
@@ -408,8 +405,7 @@ export class JobService {
       throw err;
     }
     try {
-      const manifest = deepFreeze(this.deps.controller.manifestFor(created, 1));
-      await this.deadlines.wrap(cluster.createJob(manifest), 'creating the Job');
+      await this.deadlines.wrap(cluster.createJob(this.deps.controller.manifestFor(created, 1)), 'creating the Job');
     } catch (err) {
       void this.rollback(id);
       throw err;

@@ -17,6 +17,15 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Records a value its builder froze all the way down itself (no walk): isImmutable() then answers true.
+ * Only for values that really are frozen throughout.
+ */
+export function markImmutable<T extends object>(value: T): T {
+  roots.add(value);
+  return value;
+}
+
 /** True for a value deepFreeze() froze (or a part of one the caller knows about). */
 export function isImmutable(value: object): boolean {
   return roots.has(value);

@@ -5,7 +5,7 @@
  */
 import { costAnnotations, type CostEstimate } from './cost.js';
 import { attemptJobName } from './ids.js';
-import { deepFreeze } from './immutable.js';
+import { deepFreeze, markImmutable } from './immutable.js';
 import type { JobSpec } from './job-spec.js';
 import { GPU_RESOURCE, type K8sJob, type OwnerReference, type ResourceList } from './k8s.js';
 import type { LABEL_ATTEMPT, LABEL_JOB_ID, LABEL_QUEUE, LABEL_TENANT } from './k8s.js';
@@ -89,42 +89,51 @@ function containersOf(spec: JobSpec): JobContainer[] {
   return shared as JobContainer[];
 }
 
+/**
+ * The Job manifest, immutable (core/immutable.ts): built frozen from the inside out, so that neither
+ * this nor the cluster adapter walks it again, and shared as it is by whatever stores it.
+ */
 export function buildJobManifest(input: ManifestInput): K8sJob {
   const { spec } = input;
   const attempt = String(input.attempt);
-  // The Job's labels and its pods' are the same object unless the spec adds labels (it is frozen later).
-  const runwayLabels = runwayLabelsOf(input, attempt);
-
+  // The Job's labels and its pods' are the same object unless the spec adds labels.
+  const runwayLabels = Object.freeze(runwayLabelsOf(input, attempt));
+  const name = attemptJobName(input.jobId, input.attempt);
+  const annotations = costAnnotations(input.estimate);
+  let metadata: K8sJob['metadata'];
+  if (input.owner) {
+    // Not `{ ...owner, controller: true }`: in V8 a spread followed by new keys builds a new hidden
+    // class for every object, which costs microseconds on every submission.
+    const { apiVersion, kind, name: ownerName, uid } = input.owner;
+    const owner = Object.freeze({ apiVersion, kind, name: ownerName, uid, controller: true, blockOwnerDeletion: true });
+    metadata = { name, namespace: input.namespace, labels: runwayLabels, annotations, ownerReferences: Object.freeze([owner]) as OwnerReference[] };
+  } else {
+    metadata = { name, namespace: input.namespace, labels: runwayLabels, annotations };
+  }
   const job: K8sJob = {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: {
-      name: attemptJobName(input.jobId, input.attempt),
-      namespace: input.namespace,
-      labels: runwayLabels,
-      annotations: costAnnotations(input.estimate),
-    },
-    spec: {
+    metadata: Object.freeze(metadata),
+    spec: Object.freeze({
       backoffLimit: input.backoffLimit,
       activeDeadlineSeconds: spec.timeout_s,
       parallelism: spec.replicas,
       completions: spec.replicas,
-      template: {
-        metadata: {
-          labels: spec.labels ? { ...spec.labels, ...runwayLabels } : runwayLabels,
-          annotations: spec.annotations ? { ...spec.annotations } : NO_ANNOTATIONS,
-        },
-        spec: { restartPolicy: 'Never', containers: containersOf(spec) },
-      },
-    },
+      template: Object.freeze({
+        metadata: Object.freeze({
+          labels: spec.labels ? Object.freeze({ ...spec.labels, ...runwayLabels }) : runwayLabels,
+          annotations: spec.annotations ? Object.freeze({ ...spec.annotations }) : NO_ANNOTATIONS,
+        }),
+        spec: podSpecOf(input),
+      }),
+    }),
   };
-  if (input.owner) {
-    // Not `{ ...owner, controller: true }`: in V8 a spread followed by new keys builds a new hidden
-    // class for every object, which costs microseconds on every submission.
-    const { apiVersion, kind, name, uid } = input.owner;
-    job.metadata.ownerReferences = [{ apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true }];
-  }
-  const podSpec = job.spec.template.spec;
+  return markImmutable(Object.freeze(job));
+}
+
+function podSpecOf(input: ManifestInput): PodSpec {
+  const { spec } = input;
+  const podSpec: PodSpec = { restartPolicy: 'Never', containers: containersOf(spec) };
   if (spec.gpu_count > 0) {
     if (input.gpuNodeSelector && Object.keys(input.gpuNodeSelector).length > 0) podSpec.nodeSelector = { ...input.gpuNodeSelector };
     if (input.gpuTolerations && input.gpuTolerations.length > 0) {
@@ -135,5 +144,6 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
     podSpec.nodeSelector = { ...(podSpec.nodeSelector ?? {}), ...input.poolNodeSelector };
   }
   if (input.priorityClassName) podSpec.priorityClassName = input.priorityClassName;
-  return job;
+  // Its containers are frozen already; this freezes the selector and tolerations, when there are some.
+  return deepFreeze(podSpec);
 }

@@ -3,6 +3,7 @@ import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
 import { README_SPEC } from '../helpers/fixtures.js';
 import type { K8sJob, K8sPod } from '../../src/core/k8s.js';
+import { isImmutable } from '../../src/core/immutable.js';
 import { buildJobManifest, cpuQuantity } from '../../src/core/manifest.js';
 import { deriveAttemptStatus } from '../../src/core/status.js';
 
@@ -83,6 +84,33 @@ describe('buildJobManifest', () => {
     expect(withEnv).not.toBe(of('s5', { ...spec, env: { A: '1' } }).spec.template.spec.containers);
     expect(withEnv[0]?.env).toEqual([{ name: 'A', value: '1' }]);
   });
+  it('is immutable all the way down, so that adapters can share it', () => {
+    const gpu = buildJobManifest({
+      jobId: 'j5',
+      attempt: 1,
+      spec: { ...spec, labels: { team: 'ml' }, annotations: { a: 'b' }, env: { A: '1' } },
+      namespace: 'jobs',
+      backoffLimit: 2,
+      estimate,
+      owner,
+      gpuTolerations: ['nvidia.com/gpu'],
+      gpuNodeSelector: { accelerator: 'a100' },
+      poolNodeSelector: { pool: 'gpu' },
+      priorityClassName: 'high',
+    });
+    const unfrozen: string[] = [];
+    const walk = (v: unknown, path: string): void => {
+      if (typeof v !== 'object' || v === null) return;
+      if (!Object.isFrozen(v)) unfrozen.push(path);
+      for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    };
+    for (const m of [job, gpu]) walk(m, m.metadata.name);
+    expect(unfrozen).toEqual([]);
+    expect(isImmutable(job) && isImmutable(gpu)).toBe(true);
+    expect(gpu.spec.template.spec.nodeSelector).toEqual({ accelerator: 'a100', pool: 'gpu' });
+    expect(gpu.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(gpu.spec.template.spec.priorityClassName).toBe('high');
+  });
   it('runs a gang as one Job with parallelism = completions = replicas', () => {
     const j = buildJobManifest({ jobId: 'j4', attempt: 1, spec: { ...spec, replicas: 4 }, namespace: 'jobs', backoffLimit: 2, estimate });
     expect(j.spec.parallelism).toBe(4);
@@ -97,9 +125,7 @@ describe('buildJobManifest', () => {
 });
 
 function jobWith(status: K8sJob['status']): K8sJob {
-  const j = buildJobManifest({ jobId: 'j1', attempt: 1, spec, namespace: 'jobs', backoffLimit: 2, estimate });
-  j.status = status;
-  return j;
+  return { ...buildJobManifest({ jobId: 'j1', attempt: 1, spec, namespace: 'jobs', backoffLimit: 2, estimate }), status };
 }
 
 function pod(
