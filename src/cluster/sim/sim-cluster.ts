@@ -730,7 +730,7 @@ export class SimCluster implements ClusterPort {
     }
   }
 
-  /** Appends a log line; parts are joined (not concatenated) so the stored string is flat and small. */
+  /** Appends a log line, kept as its parts (mostly strings other objects hold too) and joined when read. */
   private log(js: JobState, ...parts: string[]): void {
     js.logs = appended(js.logs ?? [], parts);
     if (js.logs.length > MAX_LOG_LINES) js.logs.splice(0, js.logs.length - MAX_LOG_LINES);
@@ -1111,10 +1111,6 @@ const EMPTY_MAP: Record<string, string> = Object.freeze({});
 const POD_PENDING: NonNullable<K8sPod['status']> = Object.freeze({ phase: 'Pending' });
 
 /**
- * A frozen deep copy of an object a caller wrote, with some top-level fields given instead. The parts
- * of an immutable object (see core/immutable.ts) are taken as they are.
- */
-/**
  * `list` with `item` appended, for arrays that usually hold one item (a Job's pods, its log lines):
  * V8 gives an empty array room for 17 items on its first push (~150 bytes, kept for every stored Job),
  * so the first item makes a new array of exactly one instead.
@@ -1125,6 +1121,10 @@ function appended<T>(list: T[], item: T): T[] {
   return list;
 }
 
+/**
+ * A frozen deep copy of an object a caller wrote, with some top-level fields given instead. The parts
+ * of an immutable object (see core/immutable.ts) are taken as they are.
+ */
 function copyWith<T extends object>(obj: T, fields: Partial<T>): T {
   const out: Record<string, unknown> = {};
   const src = obj as Record<string, unknown>;
