@@ -38,8 +38,8 @@ export function memoryQuantity(mb: number): string {
 }
 
 // Objects here are built as literals, not as `{ ...other }` copies: in V8 (Node 20) a spread copy gets
-// a hidden class of its own, so adding a key to it or freezing it (the submit path freezes manifests,
-// see core/immutable.ts) costs microseconds instead of nanoseconds. For the same reason the label keys
+// a hidden class of its own, so adding a key to it or freezing it (manifests are frozen, see
+// core/immutable.ts) costs microseconds instead of nanoseconds. For the same reason the label keys
 // are written out rather than computed (`[LABEL_TENANT]: ...`), which V8 builds key by key at run time;
 // `satisfies` checks at compile time that they are exactly the constants' values.
 function runwayLabelsOf(input: ManifestInput, attempt: string): Record<string, string> {
@@ -85,7 +85,7 @@ function containersOf(spec: JobSpec): JobContainer[] {
     if (sharedContainers.size >= MAX_SHARED_SHAPES) sharedContainers.clear();
     sharedContainers.set(key, (shared = deepFreeze([containerOf(spec)])));
   }
-  // The type says mutable because a K8sJob is built field by field; the list itself is frozen.
+  // K8sJob's type is mutable; the list is frozen, like the rest of the manifest.
   return shared as JobContainer[];
 }
 
