@@ -314,10 +314,13 @@ export class Controller {
         if (!jobName) return;
         const pods = this.podsByJob.get(jobName) ?? [];
         const at = pods.findIndex((p) => p.metadata.name === e.object.metadata.name);
-        let next: K8sPod[];
-        if (e.type === 'DELETED') next = at < 0 ? [...pods] : pods.filter((_, i) => i !== at);
-        else if (at < 0) next = [...pods, e.object];
-        else (next = [...pods])[at] = e.object; // keeps the pod's place, as a Map would
+        let next = pods;
+        if (e.type === 'DELETED') {
+          if (at >= 0) next = pods.filter((_, i) => i !== at);
+        } else {
+          // An update keeps the pod's place, as a Map would.
+          next = at < 0 ? [...pods, e.object] : pods.map((p, i) => (i === at ? e.object : p));
+        }
         if (next.length > 0) this.podsByJob.set(jobName, next);
         else this.podsByJob.delete(jobName);
         const id = e.object.metadata.labels?.[LABEL_JOB_ID];
