@@ -84,6 +84,9 @@ function carriedFields(s: AIJobStatus | undefined): Partial<AIJobStatus> {
   return out;
 }
 
+/** Reconciles started per turn of the event loop, at most (see Controller.flush). */
+const RECONCILES_PER_TURN = 1000;
+
 /** How long a deleted job's id is remembered; far longer than any watch lag. */
 const TOMBSTONE_TTL_MS = 5 * 60_000;
 
@@ -101,6 +104,9 @@ export class Controller {
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private readonly busy = new Set<string>();
+  /** Jobs whose last reconcile failed (the API server away, a write refused): the periodic pass retries them. */
+  private readonly failed = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private syncedWaiters: Array<() => void> = [];
   /** Jobs Runway deleted itself (rolled-back submissions), so that late watch events cannot revive them. */
@@ -197,8 +203,13 @@ export class Controller {
     return this.synced;
   }
 
-  /** Lists and watches the cluster; resolves once the caches hold the initial state. */
-  async start(resyncEveryMs = 10_000): Promise<void> {
+  /**
+   * Lists and watches the cluster; resolves once the caches hold the initial state. Every `retryEveryMs`
+   * the jobs whose reconcile failed are tried again; every `resyncEveryMs` every unfinished job is
+   * reconciled, a safety net for anything missed (each pass is O(jobs), so it is rare: events drive
+   * the rest, and a re-list after a broken watch reconciles everything anyway).
+   */
+  async start(retryEveryMs = 10_000, resyncEveryMs = 10 * 60_000): Promise<void> {
     const synced = new Promise<void>((resolve) => this.syncedWaiters.push(resolve));
     this.stopWatch = await this.deps.cluster.watch({
       onEvent: (e) => this.onEvent(e),
@@ -211,14 +222,16 @@ export class Controller {
       onError: (err) => this.deps.logger.warn({ err: err.message }, 'cluster watch interrupted; re-listing'),
     });
     await synced;
-    // A periodic pass retries status writes that failed while the API server was away.
+    this.retryTimer = setInterval(() => this.retryFailed(), retryEveryMs);
+    this.retryTimer.unref();
     this.resyncTimer = setInterval(() => this.resyncAll(), resyncEveryMs);
     this.resyncTimer.unref();
   }
 
   stop(): void {
     this.stopWatch?.();
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    clearInterval(this.retryTimer);
+    clearInterval(this.resyncTimer);
   }
 
   /** Records a job Runway just wrote itself, before the watch echoes it. False: the cache had it already. */
@@ -342,20 +355,50 @@ export class Controller {
   /** Coalesces bursts of events for the same job into one reconcile. */
   reconcileSoon(id: string): void {
     this.dirty.add(id);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const ids = [...this.dirty];
-      this.dirty.clear();
-      for (const jobId of ids) void this.reconcile(jobId);
-    });
+    this.scheduleFlush();
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /**
+   * Starts the reconciles of dirty jobs, at most RECONCILES_PER_TURN per turn of the event loop, so that
+   * a resync of 100,000 jobs does not hold up requests for the time they all take.
+   */
+  private flush(): void {
+    this.flushScheduled = false;
+    let ids: string[];
+    if (this.dirty.size <= RECONCILES_PER_TURN) {
+      ids = [...this.dirty];
+      this.dirty.clear();
+    } else {
+      ids = [];
+      for (const id of this.dirty) {
+        ids.push(id);
+        if (ids.length === RECONCILES_PER_TURN) break;
+      }
+      for (const id of ids) this.dirty.delete(id);
+      this.scheduleFlush();
+    }
+    // Taken out first: a reconcile that finds its job busy puts it back for the next turn.
+    for (const jobId of ids) void this.reconcile(jobId);
+  }
+
+  /** Reconciles every unfinished job (after a re-list, on becoming the leader, and now and then). */
   resyncAll(): void {
     for (const job of this.deps.store.values()) {
       if (!isTerminal(phaseOf(job))) this.reconcileSoon(job.metadata.name);
     }
+  }
+
+  /** Reconciles again the jobs whose last reconcile failed. */
+  retryFailed(): void {
+    const ids = [...this.failed];
+    this.failed.clear();
+    for (const id of ids) this.reconcileSoon(id);
   }
 
   private async reconcile(id: string): Promise<void> {
@@ -369,8 +412,12 @@ export class Controller {
       await this.reconcileOnce(id);
     } catch (err) {
       // A conflict means a newer version exists: its watch event brings the job back here.
-      if (isClusterError(err, 'Conflict')) this.deps.logger.debug({ job_id: id }, 'status write lost to a newer version');
-      else this.deps.logger.warn({ job_id: id, err: (err as Error).message }, 'reconcile failed; will retry');
+      if (isClusterError(err, 'Conflict')) {
+        this.deps.logger.debug({ job_id: id }, 'status write lost to a newer version');
+      } else {
+        this.failed.add(id);
+        this.deps.logger.warn({ job_id: id, err: (err as Error).message }, 'reconcile failed; will retry');
+      }
     } finally {
       this.busy.delete(id);
       if (this.dirty.has(id)) this.reconcileSoon(id);

@@ -413,6 +413,8 @@ export class JobService {
     inflight.delete(id);
     this.deps.metrics.clusterAvailable.set(1);
     this.deps.controller.applyAIJob(created);
+    // The Job's events may have come while the job was in flight, when the controller leaves it alone.
+    this.deps.controller.reconcileSoon(id);
     return created;
   }
 
