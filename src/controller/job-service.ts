@@ -15,7 +15,7 @@ import { ClusterError, RUNWAY_API_VERSION, isClusterError } from '../cluster/typ
 import { checkBounds } from '../core/bounds.js';
 import { costAnnotations, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
-import { markImmutable } from '../core/immutable.js';
+import { freezeImmutable } from '../core/immutable.js';
 import { JobIdGenerator, attemptJobName } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
 import type { LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
@@ -272,7 +272,7 @@ export class JobService {
       metadata: Object.freeze({ name: id, namespace: this.deps.config.namespace, labels: Object.freeze(labels), annotations: costAnnotations(estimate) }),
       spec,
     };
-    return markImmutable(Object.freeze(intent));
+    return freezeImmutable(intent);
   }
 
   /**

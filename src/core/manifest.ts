@@ -5,7 +5,7 @@
  */
 import { costAnnotations, type CostEstimate } from './cost.js';
 import { attemptJobName } from './ids.js';
-import { deepFreeze, markImmutable } from './immutable.js';
+import { deepFreeze, freezeImmutable } from './immutable.js';
 import type { JobSpec } from './job-spec.js';
 import { GPU_RESOURCE, type K8sJob, type OwnerReference, type ResourceList } from './k8s.js';
 import type { LABEL_ATTEMPT, LABEL_JOB_ID, LABEL_QUEUE, LABEL_TENANT } from './k8s.js';
@@ -128,7 +128,7 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
       }),
     }),
   };
-  return markImmutable(Object.freeze(job));
+  return freezeImmutable(job);
 }
 
 function podSpecOf(input: ManifestInput): PodSpec {

@@ -4,6 +4,7 @@ import { checkBounds, type JobBounds } from '../../src/core/bounds.js';
 import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import { RunwayError } from '../../src/core/errors.js';
 import { JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
+import { deepFreeze, isImmutable } from '../../src/core/immutable.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
 import { README_SPEC } from '../helpers/fixtures.js';
 import { QuotaLedger, resourcesOf } from '../../src/core/quota.js';
@@ -208,6 +209,30 @@ describe('TokenBucketLimiter', () => {
     limiter.take('b');
     expect(limiter.take('a')).toEqual({ allowed: true, retryAfterS: 0 });
     expect(limiter.take('a').allowed).toBe(false);
+  });
+});
+
+describe('deepFreeze', () => {
+  it('freezes every object and array in a value, marks the value immutable and nothing else', () => {
+    const shared = Object.freeze({ a: [1] }); // frozen already: taken as done, not walked
+    const value = deepFreeze({ list: [{ x: 1 }], nested: { deeper: { y: 'z' } }, shared, n: 1 });
+    expect([value, value.list, value.list[0], value.nested, value.nested.deeper, value.shared].every(Object.isFrozen)).toBe(true);
+    expect(Object.isFrozen(shared.a)).toBe(false);
+    expect(isImmutable(value)).toBe(true);
+    expect([value.list, value.nested].some(isImmutable)).toBe(false);
+    expect(Object.keys(value)).toEqual(['list', 'nested', 'shared', 'n']);
+    expect(() => {
+      (value.nested.deeper as { y: string }).y = 'w';
+    }).toThrow(TypeError);
+  });
+
+  it('leaves a value that was frozen already as it is, unmarked, and primitives alone', () => {
+    const frozen = Object.freeze({ inner: { x: 1 } });
+    expect(deepFreeze(frozen)).toBe(frozen);
+    expect(isImmutable(frozen)).toBe(false);
+    expect(Object.isFrozen(frozen.inner)).toBe(false);
+    expect(deepFreeze(3)).toBe(3);
+    expect(deepFreeze(null)).toBe(null);
   });
 });
 

@@ -107,6 +107,12 @@ describe('buildJobManifest', () => {
     for (const m of [job, gpu]) walk(m, m.metadata.name);
     expect(unfrozen).toEqual([]);
     expect(isImmutable(job) && isImmutable(gpu)).toBe(true);
+    // The mark is invisible to what users and the kube adapter read, and a copy does not inherit it.
+    expect(Object.keys(job)).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+    expect(JSON.parse(JSON.stringify(job))).toEqual(job);
+    expect(isImmutable({ ...job })).toBe(false);
+    expect(isImmutable(Object.freeze({ ...job }))).toBe(false);
+    expect(isImmutable(job.spec)).toBe(false); // only the value it was given is marked
     expect(gpu.spec.template.spec.nodeSelector).toEqual({ accelerator: 'a100', pool: 'gpu' });
     expect(gpu.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(gpu.spec.template.spec.priorityClassName).toBe('high');
