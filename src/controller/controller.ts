@@ -104,6 +104,8 @@ export class Controller {
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private readonly busy = new Set<string>();
+  /** The last AIJob version that came while the job's reconcile ran: an echo of its own write needs no pass. */
+  private readonly seenWhileBusy = new Map<string, string | undefined>();
   /** Jobs whose last reconcile failed (the API server away, a write refused): the periodic pass retries them. */
   private readonly failed = new Set<string>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -311,7 +313,10 @@ export class Controller {
         }
         if (this.tombstones.has(id)) return;
         // A version the cache already holds (the echo of the controller's own status write) needs no pass.
-        if (this.applyAIJob(e.object)) this.reconcileSoon(id);
+        if (!this.applyAIJob(e.object)) return;
+        // The echo may also come before the write's answer: the reconcile decides when it ends.
+        if (this.busy.has(id)) this.seenWhileBusy.set(id, e.object.metadata.resourceVersion);
+        else this.reconcileSoon(id);
         return;
       }
       case 'Job': {
@@ -408,8 +413,9 @@ export class Controller {
       return;
     }
     this.busy.add(id);
+    let written: string | undefined;
     try {
-      await this.reconcileOnce(id);
+      written = await this.reconcileOnce(id);
     } catch (err) {
       // A conflict means a newer version exists: its watch event brings the job back here.
       if (isClusterError(err, 'Conflict')) {
@@ -420,15 +426,24 @@ export class Controller {
       }
     } finally {
       this.busy.delete(id);
+      if (this.seenWhileBusy.size > 0 && this.seenWhileBusy.has(id)) {
+        // Another pass unless the last version seen is the one this pass wrote (nothing newer came).
+        if (this.seenWhileBusy.get(id) !== written || written === undefined) this.dirty.add(id);
+        this.seenWhileBusy.delete(id);
+      }
       if (this.dirty.has(id)) this.reconcileSoon(id);
     }
   }
 
-  private async reconcileOnce(id: string): Promise<void> {
+  /** One pass over a job; resolves with the resourceVersion of the AIJob status it wrote, if it wrote one. */
+  private async reconcileOnce(id: string): Promise<string | undefined> {
     const aijob = this.deps.store.get(id);
     if (!aijob || !this.deps.isLeader()) return;
     const phase = phaseOf(aijob);
-    if (phase === 'CANCELLED') return this.deleteCancelledJob(aijob);
+    if (phase === 'CANCELLED') {
+      await this.deleteCancelledJob(aijob);
+      return;
+    }
     // Waiting jobs are the scheduling loop's; terminal ones are done.
     if (!holdsQuotaIn(phase)) return;
     const attempt = aijob.status?.attempt ?? 1;
@@ -447,7 +462,7 @@ export class Controller {
         return;
       }
       // The Job existed (a status was written from it) and is gone: deleted outside Runway.
-      await this.writeStatus(aijob, {
+      const stored = await this.writeStatus(aijob, {
         ...aijob.status,
         phase: 'FAILED',
         reason: 'JobDeleted',
@@ -455,7 +470,7 @@ export class Controller {
         completionTime: new Date(this.deps.cluster.now()).toISOString(),
         estimatedCost: estimate,
       });
-      return;
+      return stored.metadata.resourceVersion;
     }
 
     const pods = this.podsOf(jobName);
@@ -468,9 +483,10 @@ export class Controller {
     // A status-less AIJob already reads as PENDING: writing "PENDING, nothing to say" would cost an
     // API write per submission for no information. The first write carries a reason or RUNNING.
     if (!aijob.status && next.phase === 'PENDING' && !next.message && !next.startTime && next.attempts <= 1) return;
-    await this.writeStatus(aijob, next);
+    const stored = await this.writeStatus(aijob, next);
     this.countRetries(aijob.status, next, pods);
     if (next.phase === 'RETRYING') this.deps.metrics.jobRetries.inc({ reason: next.reason === 'OOMKilled' ? 'OOMKilled' : 'Error' });
+    return stored.metadata.resourceVersion;
   }
 
   /**

@@ -16,19 +16,30 @@ async function status(runway: TestRunway, id: string): Promise<string> {
   return (await runway.runway.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json<{ status: string }>().status;
 }
 
+async function submitCpuJob(runway: TestRunway): Promise<string> {
+  const res = await runway.runway.app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    payload: { ...CPU_JOB, annotations: { 'sim.runway.dev/duration-s': '600' } },
+    headers: { 'x-tenant-id': 'team-a' },
+  });
+  return res.json<{ job_id: string }>().job_id;
+}
+
+/** Counts the controller's passes over one job from now on. */
+function spyOnPasses(runway: TestRunway, id: string): () => number {
+  const controller = runway.runway.controller as unknown as { reconcileOnce(id: string): Promise<string | undefined> };
+  const spy = vi.spyOn(controller, 'reconcileOnce');
+  return () => spy.mock.calls.filter(([jobId]) => jobId === id).length;
+}
+
 describe('controller passes', () => {
   it('a status write the cluster refused is written by the retry pass, 10 s later, without a full resync', async () => {
     // Only the controller's intervals are faked: watch deliveries and reconciles (setImmediate) run as usual.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     t = await startTestRunway();
     const resyncAll = vi.spyOn(t.runway.controller, 'resyncAll');
-    const res = await t.runway.app.inject({
-      method: 'POST',
-      url: '/v1/jobs',
-      payload: { ...CPU_JOB, annotations: { 'sim.runway.dev/duration-s': '600' } },
-      headers: { 'x-tenant-id': 'team-a' },
-    });
-    const id = res.json<{ job_id: string }>().job_id;
+    const id = await submitCpuJob(t);
     await t.settle();
     expect(await status(t, id)).toBe('PENDING');
 
@@ -43,6 +54,39 @@ describe('controller passes', () => {
     await t.settle();
     expect(await status(t, id)).toBe('RUNNING');
     expect(resyncAll).not.toHaveBeenCalled();
+  });
+
+  it("a job's own status write does not bring it back for another pass", async () => {
+    t = await startTestRunway();
+    const id = await submitCpuJob(t);
+    await t.settle();
+    const passes = spyOnPasses(t, id);
+    await t.advance(2000); // the pod starts: one pass writes RUNNING, and its echo starts none
+    expect(await status(t, id)).toBe('RUNNING');
+    expect(passes()).toBe(1);
+  });
+
+  it('a version written by someone else during the pass brings the job back for another', async () => {
+    t = await startTestRunway();
+    const id = await submitCpuJob(t);
+    await t.settle();
+    const cluster = t.cluster;
+    const original = cluster.updateAIJobStatus.bind(cluster);
+    let intruded = false;
+    vi.spyOn(cluster, 'updateAIJobStatus').mockImplementation(async (name, next, resourceVersion) => {
+      if (!intruded) {
+        intruded = true; // someone else writes first: the controller's write then conflicts
+        await original(name, { ...next, phase: 'PENDING', message: 'written by someone else' });
+      }
+      return original(name, next, resourceVersion);
+    });
+    const passes = spyOnPasses(t, id);
+    await t.advance(2000);
+    expect(intruded).toBe(true);
+    expect(passes()).toBe(2);
+    const job = t.runway.service.get(id);
+    expect(job.status?.phase).toBe('RUNNING');
+    expect(job.status?.message).toBeUndefined();
   });
 
   it('a resync of 2,500 jobs starts 1,000 reconciles per turn of the event loop, each job once', async () => {
