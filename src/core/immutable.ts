@@ -5,54 +5,48 @@
  */
 
 /**
- * The mark of a value frozen all the way down: a non-enumerable symbol property, so that JSON, keys and
- * spreads never see it (a spread copy is not immutable). A property rather than a WeakSet of such
- * values: every job adds a few, and a weak table that large costs the garbage collector on every pass.
+ * The mark of a value frozen all the way down, for the ones the embedded cluster is handed on every
+ * submission (AIJob intents, Job manifests): their prototype is MARKED, a frozen object that says so.
+ * It costs no memory and no work for the garbage collector, where a WeakSet of such values (a few per
+ * job) had to be processed on every GC pass and rehashed as it grew; and a property of their own would
+ * not fit in the object (one more slot spills into a separate array). JSON and Object.keys do not see
+ * it, and a copy (a spread, JSON) has the plain prototype again, so it is never taken as immutable.
  */
 const IMMUTABLE = Symbol('runway.immutable');
-const MARK: PropertyDescriptor = { value: true };
+const MARKED: object = Object.freeze(Object.create(Object.prototype, { [IMMUTABLE]: { value: true } }) as object);
 
-/**
- * Freezes a JSON-like value and everything in it (parts already frozen are taken as done), and marks
- * it immutable all the way down, so that isImmutable() answers without a walk. A value that was frozen
- * already is left as it is (it cannot be marked; isImmutable() is then false and callers walk it).
- */
+/** Freezes a JSON-like value and everything in it; parts already frozen are taken as done. */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  forEachChild(value, freezeAll);
-  return freezeImmutable(value);
+  if (typeof value === 'object' && value !== null) freezeAll(value);
+  return value;
 }
 
 /**
  * Freezes a value whose parts its builder froze all the way down already, and marks it immutable (no
- * walk): isImmutable() then answers true. Only for values whose parts really are frozen throughout.
+ * walk): isImmutable() then answers true. Only for plain objects whose parts really are frozen throughout.
  */
 export function freezeImmutable<T extends object>(value: T): T {
-  Object.defineProperty(value, IMMUTABLE, MARK);
+  Object.setPrototypeOf(value, MARKED);
   return Object.freeze(value);
 }
 
-/** True for a value deepFreeze() or freezeImmutable() froze. */
+/** True for a value freezeImmutable() froze. */
 export function isImmutable(value: object): boolean {
   return (value as { [IMMUTABLE]?: true })[IMMUTABLE] === true;
 }
 
 function freezeAll(value: object): void {
   if (Object.isFrozen(value)) return;
-  forEachChild(value, freezeAll);
-  Object.freeze(value);
-}
-
-function forEachChild(value: object, fn: (child: object) => void): void {
   if (Array.isArray(value)) {
-    for (const item of value as unknown[]) if (typeof item === 'object' && item !== null) fn(item);
+    for (const item of value as unknown[]) if (typeof item === 'object' && item !== null) freezeAll(item);
   } else {
     const obj = value as Record<string, unknown>;
     for (const key in obj) {
       const v = obj[key];
-      if (typeof v === 'object' && v !== null) fn(v);
+      if (typeof v === 'object' && v !== null) freezeAll(v);
     }
   }
+  Object.freeze(value);
 }
 
 const interned = new Map<string, string>();

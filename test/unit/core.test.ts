@@ -4,7 +4,7 @@ import { checkBounds, type JobBounds } from '../../src/core/bounds.js';
 import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import { RunwayError } from '../../src/core/errors.js';
 import { JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
-import { deepFreeze, isImmutable } from '../../src/core/immutable.js';
+import { deepFreeze, freezeImmutable, isImmutable } from '../../src/core/immutable.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
 import { README_SPEC } from '../helpers/fixtures.js';
 import { QuotaLedger, resourcesOf } from '../../src/core/quota.js';
@@ -212,27 +212,32 @@ describe('TokenBucketLimiter', () => {
   });
 });
 
-describe('deepFreeze', () => {
-  it('freezes every object and array in a value, marks the value immutable and nothing else', () => {
-    const shared = Object.freeze({ a: [1] }); // frozen already: taken as done, not walked
+describe('deepFreeze and freezeImmutable', () => {
+  it('deepFreeze freezes every object and array in a value; parts frozen already are taken as done', () => {
+    const shared = Object.freeze({ a: [1] }); // frozen already: not walked
     const value = deepFreeze({ list: [{ x: 1 }], nested: { deeper: { y: 'z' } }, shared, n: 1 });
     expect([value, value.list, value.list[0], value.nested, value.nested.deeper, value.shared].every(Object.isFrozen)).toBe(true);
     expect(Object.isFrozen(shared.a)).toBe(false);
-    expect(isImmutable(value)).toBe(true);
-    expect([value.list, value.nested].some(isImmutable)).toBe(false);
-    expect(Object.keys(value)).toEqual(['list', 'nested', 'shared', 'n']);
+    expect(isImmutable(value)).toBe(false); // only freezeImmutable marks
     expect(() => {
       (value.nested.deeper as { y: string }).y = 'w';
     }).toThrow(TypeError);
-  });
-
-  it('leaves a value that was frozen already as it is, unmarked, and primitives alone', () => {
-    const frozen = Object.freeze({ inner: { x: 1 } });
-    expect(deepFreeze(frozen)).toBe(frozen);
-    expect(isImmutable(frozen)).toBe(false);
-    expect(Object.isFrozen(frozen.inner)).toBe(false);
     expect(deepFreeze(3)).toBe(3);
     expect(deepFreeze(null)).toBe(null);
+  });
+
+  it('freezeImmutable marks the value itself, invisibly to JSON and keys; a copy is not marked', () => {
+    const inner = deepFreeze({ x: [1] });
+    const value = freezeImmutable({ a: 1, inner });
+    expect(Object.isFrozen(value)).toBe(true);
+    expect(isImmutable(value)).toBe(true);
+    expect(isImmutable(inner)).toBe(false);
+    expect(Object.keys(value)).toEqual(['a', 'inner']);
+    expect(JSON.stringify(value)).toBe('{"a":1,"inner":{"x":[1]}}');
+    expect(value).toEqual({ a: 1, inner: { x: [1] } });
+    expect(isImmutable({ ...value })).toBe(false);
+    expect(isImmutable(Object.freeze({ ...value }))).toBe(false);
+    expect(isImmutable(JSON.parse(JSON.stringify(value)) as object)).toBe(false);
   });
 });
 
