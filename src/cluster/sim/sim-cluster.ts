@@ -255,7 +255,8 @@ export class SimCluster implements ClusterPort {
     this.gate('createAIJob');
     const name = this.checkMeta(job.metadata, 'AIJob');
     if (this.aiJobStore.has(name)) throw new ClusterError('AlreadyExists', `aijobs.runway.dev "${name}" already exists`);
-    const stored = copyWith(job, { metadata: this.stamped(job.metadata, isImmutable(job)) });
+    const immutable = isImmutable(job);
+    const stored = kubeObject(job, this.stamped(job.metadata, immutable), immutable ? job.spec : freezeCopy(job.spec), freezeCopy(job.status));
     this.aiJobStore.set(name, stored);
     this.emit({ kind: 'AIJob', type: 'ADDED', object: stored });
     return stored;
@@ -268,7 +269,7 @@ export class SimCluster implements ClusterPort {
     if (resourceVersion !== undefined && stored.metadata.resourceVersion !== resourceVersion) {
       throw new ClusterError('Conflict', `Operation cannot be fulfilled on aijobs.runway.dev "${name}": the object has been modified`);
     }
-    const next = withFields(stored, { metadata: this.bumped(stored.metadata), status: freezeCopy(status) });
+    const next = kubeObject(stored, this.bumped(stored.metadata), stored.spec, freezeCopy(status));
     this.aiJobStore.set(name, next);
     this.emit({ kind: 'AIJob', type: 'MODIFIED', object: next });
     return next;
@@ -297,7 +298,8 @@ export class SimCluster implements ClusterPort {
     }
     if (this.jobStore.has(name)) return 'exists';
 
-    const stored = copyWith(job, { metadata: this.stamped(job.metadata, isImmutable(job)), status: EMPTY_JOB_STATUS });
+    const immutable = isImmutable(job);
+    const stored = kubeObject(job, this.stamped(job.metadata, immutable), immutable ? job.spec : freezeCopy(job.spec), EMPTY_JOB_STATUS);
     const tmpl = stored.spec.template;
     const selector = tmpl.spec.nodeSelector && Object.keys(tmpl.spec.nodeSelector).length > 0 ? tmpl.spec.nodeSelector : undefined;
     const { req, podSpec, reqKey } = this.containerFacts(tmpl.spec.containers);
@@ -606,7 +608,7 @@ export class SimCluster implements ClusterPort {
     if (specChanged) meta.generation = (current.metadata.generation ?? 1) + 1;
     if (labelsChanged) meta.labels = freezeCopy(labels);
     if (annotationsChanged) meta.annotations = freezeCopy(annotations);
-    const next = withFields(current, { metadata: withFields(current.metadata, meta), spec } as Partial<PolicyResource>);
+    const next = withFields(current, { metadata: storedMeta(current.metadata, meta), spec } as Partial<PolicyResource>);
     store.set(name, next);
     this.emit({ kind, type: 'MODIFIED', object: next } as ClusterEvent);
     return next;
@@ -630,16 +632,21 @@ export class SimCluster implements ClusterPort {
 
   /** A frozen copy of a caller's metadata with what the API server sets on create. */
   private stamped(meta: ObjectMeta, immutable: boolean): ObjectMeta {
-    const out: Record<string, unknown> = {};
-    const src = meta as unknown as Record<string, unknown>;
-    for (const key in src) out[key] = immutable ? src[key] : freezeCopy(src[key]);
-    this.stamp(out as unknown as ObjectMeta);
-    return Object.freeze(out) as unknown as ObjectMeta;
+    const copy = (v: unknown) => (immutable ? v : freezeCopy(v));
+    return storedMeta(meta, {
+      namespace: this.namespace,
+      uid: uuid(),
+      resourceVersion: this.nextRv(),
+      creationTimestamp: iso(this.clock.now()),
+      labels: copy(meta.labels) as ObjectMeta['labels'],
+      annotations: copy(meta.annotations) as ObjectMeta['annotations'],
+      ownerReferences: copy(meta.ownerReferences) as ObjectMeta['ownerReferences'],
+    });
   }
 
   /** The metadata of the next version of an object: a new resourceVersion. */
   private bumped(meta: ObjectMeta): ObjectMeta {
-    return withFields(meta, { resourceVersion: this.nextRv() });
+    return storedMeta(meta, { resourceVersion: this.nextRv() });
   }
 
   /** Queues the event for every watcher: one (immutable) event object for all of them. */
@@ -835,7 +842,7 @@ export class SimCluster implements ClusterPort {
     if (js.succeeded > 0) next.succeeded = js.succeeded;
     if (js.failed > 0) next.failed = js.failed;
     if (js.condition) next.conditions = Object.freeze([js.condition]) as JobCondition[];
-    js.job = withFields(js.job, { metadata: this.bumped(js.job.metadata), status: Object.freeze(next) });
+    js.job = kubeObject(js.job, this.bumped(js.job.metadata), js.job.spec, Object.freeze(next));
     this.emit({ kind: 'Job', type: 'MODIFIED', object: js.job });
   }
 
@@ -849,15 +856,22 @@ export class SimCluster implements ClusterPort {
     for (const key in tmplLabels) labels[key] = tmplLabels[key] as string;
     labels['controller-uid'] = js.uid;
     labels['job-name'] = js.name;
-    const metadata: ObjectMeta = { name };
-    this.stamp(metadata);
-    metadata.labels = Object.freeze(labels);
-    // Shared with the template (immutable, like the pod's spec and status).
-    metadata.annotations = tmpl.metadata?.annotations ?? EMPTY_MAP;
-    metadata.ownerReferences = Object.freeze([
-      Object.freeze({ apiVersion: 'batch/v1', kind: 'Job', name: js.name, uid: js.uid, controller: true, blockOwnerDeletion: true }),
-    ]) as ObjectMeta['ownerReferences'];
-    const pod: K8sPod = Object.freeze({ metadata: Object.freeze(metadata), spec: js.podSpec, status: POD_PENDING });
+    const metadata = storedMeta(
+      { name },
+      {
+        namespace: this.namespace,
+        uid: uuid(),
+        resourceVersion: this.nextRv(),
+        creationTimestamp: iso(this.clock.now()),
+        labels: Object.freeze(labels),
+        // Shared with the template (immutable, like the pod's spec and status).
+        annotations: tmpl.metadata?.annotations ?? EMPTY_MAP,
+        ownerReferences: Object.freeze([
+          Object.freeze({ apiVersion: 'batch/v1', kind: 'Job', name: js.name, uid: js.uid, controller: true, blockOwnerDeletion: true }),
+        ]) as ObjectMeta['ownerReferences'],
+      },
+    );
+    const pod: K8sPod = Object.freeze({ metadata, spec: js.podSpec, status: POD_PENDING });
     // Every field is set here, so all PodStates (and JobStates) share one hidden class, fields in-object.
     const ps: PodState = {
       pod,
@@ -894,7 +908,7 @@ export class SimCluster implements ClusterPort {
     this.podStore.delete(name);
     const i = js.pods.indexOf(ps);
     if (i >= 0) js.pods.splice(i, 1);
-    ps.pod = withFields(ps.pod, { metadata: withFields(ps.pod.metadata, { deletionTimestamp: iso(this.clock.now()) }) });
+    ps.pod = withFields(ps.pod, { metadata: storedMeta(ps.pod.metadata, { deletionTimestamp: iso(this.clock.now()) }) });
     if (wasRunning) this.log(js, 'pod', name, 'killed:', why);
     this.emitPod(ps, 'DELETED');
     if (!js.condition && !js.deleted) this.dirtyJobs.add(js);
@@ -1122,17 +1136,32 @@ function appended<T>(list: T[], item: T): T[] {
 }
 
 /**
- * A frozen deep copy of an object a caller wrote, with some top-level fields given instead. The parts
- * of an immutable object (see core/immutable.ts) are taken as they are.
+ * An AIJob or a Job as the sim stores it: a literal with the fields of the type (as the API server
+ * prunes what its schema does not know), so that they sit in the object. Built key by key, more than
+ * four fields spill into a separate array, and each version of each object would pay for it.
  */
-function copyWith<T extends object>(obj: T, fields: Partial<T>): T {
-  const out: Record<string, unknown> = {};
-  const src = obj as Record<string, unknown>;
-  const given = fields as Record<string, unknown>;
-  const immutable = isImmutable(obj);
-  for (const key in src) out[key] = key in given ? given[key] : immutable ? src[key] : freezeCopy(src[key]);
-  for (const key in given) if (!(key in out)) out[key] = given[key];
-  return Object.freeze(out) as T;
+function kubeObject<T extends AIJob | K8sJob>(like: T, metadata: ObjectMeta, spec: T['spec'], status: T['status']): T {
+  return Object.freeze({ apiVersion: like.apiVersion, kind: like.kind, metadata, spec, status }) as T;
+}
+
+/**
+ * Metadata as the sim stores it: `meta` with `changes` applied, every field of ObjectMeta in the API
+ * server's order and in the object (see kubeObject). Fields that are not set stay undefined, which
+ * JSON leaves out as the API server does.
+ */
+function storedMeta(meta: ObjectMeta, changes: Partial<ObjectMeta>): ObjectMeta {
+  return Object.freeze({
+    name: meta.name,
+    namespace: 'namespace' in changes ? changes.namespace : meta.namespace,
+    uid: 'uid' in changes ? changes.uid : meta.uid,
+    resourceVersion: 'resourceVersion' in changes ? changes.resourceVersion : meta.resourceVersion,
+    generation: 'generation' in changes ? changes.generation : meta.generation,
+    creationTimestamp: 'creationTimestamp' in changes ? changes.creationTimestamp : meta.creationTimestamp,
+    deletionTimestamp: 'deletionTimestamp' in changes ? changes.deletionTimestamp : meta.deletionTimestamp,
+    labels: 'labels' in changes ? changes.labels : meta.labels,
+    annotations: 'annotations' in changes ? changes.annotations : meta.annotations,
+    ownerReferences: 'ownerReferences' in changes ? changes.ownerReferences : meta.ownerReferences,
+  });
 }
 
 function activePods(js: JobState): PodState[] {
