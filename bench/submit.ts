@@ -5,7 +5,7 @@
  *
  * How it keeps the numbers honest:
  * - each server runs in its own process, started fresh for every measured run, and gets a discarded
- *   warm-up run first (JIT, caches, socket pools);
+ *   warm-up run first (JIT, caches, socket pools); both get the node flags of `npm start` (package.json);
  * - the load generator (autocannon, in this process) replays a precomputed list of requests rather
  *   than building each one in a callback, so it spends its CPU on sending, not on itself;
  * - on Linux with 2+ CPUs, the server and the load generator are pinned to different CPUs so that they
@@ -112,10 +112,20 @@ interface Server {
   child: ChildProcess;
 }
 
+/** The node flags of `npm start` (package.json): `node <flags> --import tsx src/main.ts`. */
+const START_NODE_FLAGS: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  const end = words.indexOf('--import');
+  if (words[0] !== 'node' || end < 0) throw new Error(`package.json start is not "node <flags> --import tsx ...": ${pkg.scripts.start}`);
+  return words.slice(1, end);
+})();
+
 async function startServer(mode: 'runway' | 'bare'): Promise<Server> {
   const script = fileURLToPath(new URL('./server.ts', import.meta.url));
   // tsx as a loader in the server's own process (its CLI would put a second process in between).
-  const node = [process.execPath, '--import', import.meta.resolve('tsx'), script, mode];
+  // Both servers get the V8 flags `npm start` gives Runway, so that neither is tuned and the other not.
+  const node = [process.execPath, ...START_NODE_FLAGS, '--import', import.meta.resolve('tsx'), script, mode];
   const [cmd, ...args] = PIN ? ['taskset', '-c', SERVER_CPU, ...node] : node;
   const child = spawn(cmd as string, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -301,6 +311,7 @@ console.log(
       cpus: CPUS,
       node: process.version,
       pinned: PIN,
+      server_node_flags: START_NODE_FLAGS.join(' '),
       log_level: LOG_LEVEL,
       load_avg_1m_before: round(loadBefore, 2),
       server_cpu: { runway: cpu(runwayRuns, (x) => x.serverCpu), bare: cpu(bareRuns, (x) => x.serverCpu) },

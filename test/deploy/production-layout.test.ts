@@ -83,7 +83,28 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The image's command: the Dockerfile's last CMD (exec form). */
+function imageCommand(): string[] {
+  const cmds = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('CMD '));
+  return JSON.parse((cmds[cmds.length - 1] ?? '').slice(4)) as string[];
+}
+
 describe('production layout (npm ci --omit=dev + compiled dist/)', () => {
+  it('the image runs node with the V8 flags of `npm start` (which the submit benchmark uses too)', () => {
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+    const start = scripts.start.split(' ');
+    const image = imageCommand();
+    expect(image[0]).toBe('node');
+    expect(image[image.length - 1]).toBe('dist/main.js');
+    expect(start.slice(0, 1)).toEqual(['node']);
+    expect(start.slice(start.indexOf('--import'))).toEqual(['--import', 'tsx', 'src/main.ts']);
+    expect(image.slice(1, -1)).toEqual(start.slice(1, start.indexOf('--import')));
+    expect(image.slice(1, -1)).toEqual(['--max-semi-space-size=64', '--min-semi-space-size=64']);
+  });
+
+
   it('holds no sources and no dev dependencies', () => {
     expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
     expect(existsSync(join(dir, 'dist', 'cli', 'main.js'))).toBe(true);
@@ -92,9 +113,9 @@ describe('production layout (npm ci --omit=dev + compiled dist/)', () => {
     expect(existsSync(join(ROOT, 'dist')), 'the repository must not get a dist/').toBe(false);
   });
 
-  it('`node dist/main.js` starts on the embedded cluster and answers /healthz, /readyz and /metrics; SIGTERM stops it cleanly', async () => {
+  it("the image's command (`node <flags> dist/main.js`) starts on the embedded cluster and answers /healthz, /readyz and /metrics; SIGTERM stops it cleanly", async () => {
     const port = await freePort();
-    server = spawn(process.execPath, ['dist/main.js'], {
+    server = spawn(process.execPath, imageCommand().slice(1), {
       cwd: dir,
       env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), RUNWAY_CLUSTER: 'sim', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
