@@ -28,7 +28,7 @@ import { explainNeverFits, schedule } from '../scheduler/index.js';
 import type { Decisions, Snapshot, WaitReason } from '../scheduler/types.js';
 import { estimateOf, type Controller } from './controller.js';
 import type { JobStore } from './job-store.js';
-import { admittedJobOf, buildPools, poolOfAdmitted, queuePolicyOf, queuedJobOf, type Pool } from './snapshot.js';
+import { admittedJobOf, buildPools, nodePools, poolOfAdmitted, queuePolicyOf, queuedJobOf, type Pool } from './snapshot.js';
 
 /** What the loop reads of the policy resources (the PolicyStore). */
 export interface Policies {
@@ -373,22 +373,28 @@ export class SchedulingLoop {
   }
 
   private snapshot(): { pools: Pool[]; snapshot: Snapshot } {
-    const { controller, store, policies } = this.deps;
+    const { controller, policies } = this.deps;
     const frame = this.frame((pod) => this.isReleasing(pod));
     const { pools, snapshot } = frame;
     const now = snapshot.now;
-    for (const job of controller.holdingJobs()) {
-      const id = job.metadata.name;
-      const pool = this.admitting.get(id) ?? poolOfAdmitted(job, controller.podsOfAttempt(job), pools);
-      snapshot.admitted.push(admittedJobOf(job, policies.queue(job.spec.queue), pool, now));
-    }
-    for (const [id, pool] of this.admitting) {
-      const job = store.get(id);
-      if (job && !controller.holdsQuota(job)) snapshot.admitted.push(admittedJobOf(job, policies.queue(job.spec.queue), pool, now));
-    }
+    for (const [job, pool] of this.admittedJobs(pools)) snapshot.admitted.push(admittedJobOf(job, policies.queue(job.spec.queue), pool, now));
     // Jobs being admitted count as admitted (above), not as waiting.
     snapshot.queuedPairs = controller.waitingPairs(new Set(this.admitting.keys()));
     return frame;
+  }
+
+  /** Every admitted job with its pool: those holding quota, and those the loop is admitting right now. */
+  private *admittedJobs(pools: readonly Pool[]): IterableIterator<[AIJob, string]> {
+    const { controller, store } = this.deps;
+    const poolOfNode = nodePools(pools);
+    for (const job of controller.holdingJobs()) {
+      const id = job.metadata.name;
+      yield [job, this.admitting.get(id) ?? poolOfAdmitted(job, controller.podsOfAttempt(job), pools, poolOfNode)];
+    }
+    for (const [id, pool] of this.admitting) {
+      const job = store.get(id);
+      if (job && !controller.holdsQuota(job)) yield [job, pool];
+    }
   }
 
   /** Why a job could never run as things stand (bigger than its tenant's quota or every allowed pool). */
@@ -481,7 +487,9 @@ export class SchedulingLoop {
   poolViews(opts: { explain?: boolean } = {}): PoolView[] {
     if (opts.explain !== false) this.explainSoon();
     const { controller } = this.deps;
-    const { pools, snapshot } = this.snapshot();
+    // The frame and the admitted jobs' pools, not a whole snapshot: only counts are needed here, and
+    // building every admitted job's scheduling record took most of the time (~150 ms at 60,000 jobs).
+    const { pools, snapshot } = this.frame((pod) => this.isReleasing(pod));
     const views = new Map<string, PoolView>();
     for (const p of pools) {
       const s = p.state;
@@ -510,8 +518,8 @@ export class SchedulingLoop {
       if (s.maxGpus !== undefined) view.max_gpus = s.maxGpus;
       views.set(s.name, view);
     }
-    for (const a of snapshot.admitted) {
-      const v = views.get(a.pool);
+    for (const [, pool] of this.admittedJobs(pools)) {
+      const v = views.get(pool);
       if (v) v.running_jobs++;
     }
     // Waiting jobs count against the first pool their queue allows that could hold them (GPU jobs: a pool with GPUs).

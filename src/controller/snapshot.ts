@@ -153,17 +153,23 @@ function ms(iso: string | undefined, fallback: number): number {
 }
 
 /** The pool an admitted job uses: the one the scheduler chose, else that of a node its pods run on, else the first that could hold it. */
-export function poolOfAdmitted(job: AIJob, pods: readonly K8sPod[], pools: readonly Pool[]): string {
+export function poolOfAdmitted(job: AIJob, pods: readonly K8sPod[], pools: readonly Pool[], poolOfNode: ReadonlyMap<string, string> = nodePools(pools)): string {
   if (job.status?.pool && pools.some((p) => p.state.name === job.status?.pool)) return job.status.pool;
   for (const pod of pods) {
     const node = pod.spec.nodeName;
-    if (!node) continue;
-    const pool = pools.find((p) => p.nodes.includes(node));
-    if (pool) return pool.state.name;
+    const pool = node === undefined ? undefined : poolOfNode.get(node);
+    if (pool !== undefined) return pool;
   }
   const gpu = job.spec.gpu_count > 0;
   const candidate = pools.find((p) => (p.state.allocatable.gpu > 0) === gpu) ?? pools[0];
   return candidate?.state.name ?? IMPLICIT_POOL;
+}
+
+/** Each node's pool, for looking up many pods (poolOfAdmitted). */
+export function nodePools(pools: readonly Pool[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of pools) for (const node of p.nodes) if (!out.has(node)) out.set(node, p.state.name);
+  return out;
 }
 
 export function admittedJobOf(job: AIJob, queue: ResolvedQueue | undefined, pool: string, nowMs: number): AdmittedJob {

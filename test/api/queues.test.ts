@@ -340,6 +340,18 @@ describe('views', () => {
   });
 });
 
+describe('pool of a direct job', () => {
+  it('GET /v1/nodepools counts direct jobs in the pool of the node their pod is bound to', async () => {
+    const cpuJob = { ...README_JOB, gpu_count: 0, cpu: 2, memory_mb: 1024, annotations: runFor(600) };
+    for (const tenant of ['a', 'b', 'c']) expect((await submit(tenant, cpuJob)).code).toBe(201);
+    expect((await submit('d', { ...README_JOB, gpu_count: 1, annotations: runFor(600) })).code).toBe(201);
+    await t.advance(3000);
+    const { items } = (await t.runway.app.inject({ method: 'GET', url: '/v1/nodepools' })).json<{ items: Array<Record<string, unknown>> }>();
+    expect(Object.fromEntries(items.map((p) => [p.name, p.running_jobs]))).toEqual({ cpu: 3, gpu: 1 });
+    expect(items.find((p) => p.name === 'cpu')).toMatchObject({ allocated: { cpu: 6, memory_mb: 3072, gpu: 0 } });
+  });
+});
+
 describe('policy statuses', () => {
   type Doc = { metadata: { resourceVersion: string }; status?: Record<string, unknown> };
   const doc = async (url: string) => (await t.runway.app.inject({ method: 'GET', url })).json<Doc>();
