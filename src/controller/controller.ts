@@ -104,8 +104,6 @@ export class Controller {
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private readonly busy = new Set<string>();
-  /** The last AIJob version that came while the job's reconcile ran: an echo of its own write needs no pass. */
-  private readonly seenWhileBusy = new Map<string, string | undefined>();
   /** Jobs whose last reconcile failed (the API server away, a write refused): the periodic pass retries them. */
   private readonly failed = new Set<string>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -313,10 +311,9 @@ export class Controller {
         }
         if (this.tombstones.has(id)) return;
         // A version the cache already holds (the echo of the controller's own status write) needs no pass.
-        if (!this.applyAIJob(e.object)) return;
-        // The echo may also come before the write's answer: the reconcile decides when it ends.
-        if (this.busy.has(id)) this.seenWhileBusy.set(id, e.object.metadata.resourceVersion);
-        else this.reconcileSoon(id);
+        // During a pass over the job (the echo of its own write may come before the write's answer),
+        // the pass decides when it ends whether the job needs another (see reconcile).
+        if (this.applyAIJob(e.object) && !this.busy.has(id)) this.reconcileSoon(id);
         return;
       }
       case 'Job': {
@@ -413,11 +410,13 @@ export class Controller {
       return;
     }
     this.busy.add(id);
+    const read = this.deps.store.get(id)?.metadata.resourceVersion;
     let written: string | undefined;
     try {
       written = await this.reconcileOnce(id);
     } catch (err) {
-      // A conflict means a newer version exists: its watch event brings the job back here.
+      // A conflict means a newer version exists: a pass over it follows, now if the cache holds it
+      // already (below), or when its watch event comes.
       if (isClusterError(err, 'Conflict')) {
         this.deps.logger.debug({ job_id: id }, 'status write lost to a newer version');
       } else {
@@ -426,11 +425,10 @@ export class Controller {
       }
     } finally {
       this.busy.delete(id);
-      if (this.seenWhileBusy.size > 0 && this.seenWhileBusy.has(id)) {
-        // Another pass unless the last version seen is the one this pass wrote (nothing newer came).
-        if (this.seenWhileBusy.get(id) !== written || written === undefined) this.dirty.add(id);
-        this.seenWhileBusy.delete(id);
-      }
+      // Another pass if the AIJob changed meanwhile other than by this pass's own write: a watch event
+      // or a write of the scheduling loop or the API (cancel, retry) that went straight to the cache.
+      const now = this.deps.store.get(id)?.metadata.resourceVersion;
+      if (now !== read && now !== written) this.dirty.add(id);
       if (this.dirty.has(id)) this.reconcileSoon(id);
     }
   }

@@ -89,6 +89,34 @@ describe('controller passes', () => {
     expect(job.status?.message).toBeUndefined();
   });
 
+  it('a version another part of Runway wrote straight to the cache during the pass brings the job back at once', async () => {
+    // E.g. the scheduling loop or a cancel: the cache holds the newer version before its watch event,
+    // so the event changes nothing there; the pass itself sees that the job changed under it.
+    t = await startTestRunway();
+    const id = await submitCpuJob(t);
+    await t.settle();
+    const cluster = t.cluster;
+    const original = cluster.updateAIJobStatus.bind(cluster);
+    let intruded = false;
+    vi.spyOn(cluster, 'updateAIJobStatus').mockImplementation(async (name, next, resourceVersion) => {
+      if (!intruded) {
+        intruded = true;
+        // Written, and put in the cache at once, before its watch event is delivered (as on a real API
+        // server, where the answer usually comes before the event).
+        void original(name, { ...next, phase: 'PENDING', message: 'written by Runway elsewhere' });
+        const stored = cluster.aiJob(name);
+        if (stored) t?.runway.controller.applyAIJob(stored);
+      }
+      return original(name, next, resourceVersion);
+    });
+    const passes = spyOnPasses(t, id);
+    await t.advance(2000);
+    expect(intruded).toBe(true);
+    expect(passes()).toBe(2);
+    expect(t.runway.service.get(id).status).toMatchObject({ phase: 'RUNNING' });
+    expect(t.runway.service.get(id).status?.message).toBeUndefined();
+  });
+
   it('a resync of 2,500 jobs starts 1,000 reconciles per turn of the event loop, each job once', async () => {
     t = await startTestRunway({ RUNWAY_RATE_LIMIT_PER_MIN: '1000000', RUNWAY_RATE_LIMIT_BURST: '100000' });
     const log = createLogger('silent');
