@@ -241,8 +241,12 @@ export class JobService {
       }
       return { job, replay: false, estimate };
     } catch (err) {
-      ledger.release(id);
-      limiter.refund(spec.tenant_id);
+      // An AIJob that could not be rolled back stays, and the controller completes it: it keeps the
+      // quota and the rate token it took.
+      if (!this.deps.store.get(id)) {
+        ledger.release(id);
+        limiter.refund(spec.tenant_id);
+      }
       this.deps.metrics.jobCreateFailures.inc();
       this.deps.metrics.clusterAvailable.set(0);
       log.warn({ job_id: id, tenant_id: spec.tenant_id, err: (err as Error).message }, 'job creation failed');
@@ -407,7 +411,9 @@ export class JobService {
     try {
       await this.deadlines.wrap(cluster.createJob(this.deps.controller.manifestFor(created, 1)), 'creating the Job');
     } catch (err) {
-      void this.rollback(id);
+      // Settled before the answer: a resubmission with the same idempotency key then finds the job if
+      // its AIJob could not be deleted, instead of racing the AIJob's watch event and creating another.
+      await this.rollback(id, created);
       throw err;
     }
     inflight.delete(id);
@@ -418,11 +424,13 @@ export class JobService {
     return created;
   }
 
-  private async rollback(id: string): Promise<void> {
+  private async rollback(id: string, created?: AIJob): Promise<void> {
     try {
       await withDeadline(this.deps.cluster.deleteAIJob(id), this.deps.config.clusterTimeoutMs * 5, 'deleting the AIJob');
       this.deps.controller.forget(id);
     } catch (err) {
+      // The AIJob stays: in the cache now, not only once its watch event comes.
+      if (created) this.deps.controller.applyAIJob(created);
       this.deps.logger.warn(
         { job_id: id, err: (err as Error).message },
         'could not remove a half-created AIJob; the controller will finish creating it',

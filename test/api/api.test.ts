@@ -152,6 +152,26 @@ describe('refusals', () => {
   });
 });
 
+describe('a half-created job that cannot be rolled back', () => {
+  it('503; the surviving AIJob keeps its quota, the controller completes it, and a resubmission with the key returns it', async () => {
+    t.cluster.failNext('createJob');
+    t.cluster.failNext('deleteAIJob');
+    const body = { ...README_JOB, idempotency_key: 'k-survivor', annotations: { 'sim.runway.dev/duration-s': '5' } };
+    expectError(await submit(body), 503, 'CLUSTER_UNAVAILABLE');
+    // At once, before anything else runs: the answer came after the rollback was settled.
+    expect(t.runway.ledger.inUse('team-a').gpu).toBe(2);
+    const again = await submit(body);
+    expect(again.statusCode).toBe(200);
+    const id = again.json<{ job_id: string }>().job_id;
+    await t.settle();
+    expect(t.cluster.aiJobs().map((a) => a.metadata.name)).toEqual([id]);
+    expect(t.cluster.jobs().map((j) => j.metadata.name)).toEqual([`${id}-1`]);
+    await t.advance(10_000);
+    expect(t.runway.service.get(id).status?.phase).toBe('SUCCEEDED');
+    expect(t.runway.ledger.inUse('team-a').gpu).toBe(0);
+  });
+});
+
 describe('rate limit', () => {
   it('429 RATE_LIMITED with Retry-After in whole seconds once the burst is spent', async () => {
     await t.close();
