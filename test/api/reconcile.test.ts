@@ -1,5 +1,7 @@
 /** The controller's passes: a failed reconcile is retried, a resync of many jobs is spread over turns. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AIJob } from '../../src/cluster/types.js';
+import type { AIJobStatus } from '../../src/core/status.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { README_JOB, settle, startTestRunway, type TestRunway } from '../helpers/runway.js';
 
@@ -66,55 +68,45 @@ describe('controller passes', () => {
     expect(passes()).toBe(1);
   });
 
-  it('a version written by someone else during the pass brings the job back for another', async () => {
+  type Write = (name: string, status: AIJobStatus, resourceVersion?: string) => Promise<AIJob>;
+  it.each<[string, (runway: TestRunway, write: Write, name: string, status: AIJobStatus) => Promise<void>]>([
+    [
+      'someone else (the cache learns it from its watch event, during the pass)',
+      async (_runway, write, name, status) => {
+        await write(name, { ...status, phase: 'PENDING', message: 'written by someone else' });
+      },
+    ],
+    [
+      // E.g. the scheduling loop or a cancel: the cache holds the newer version before its event (as on
+      // a real API server, where the answer usually comes first), so the event changes nothing there.
+      'another part of Runway, straight into the cache before its watch event',
+      async (runway, write, name, status) => {
+        void write(name, { ...status, phase: 'PENDING', message: 'written by Runway elsewhere' });
+        const stored = runway.cluster.aiJob(name);
+        if (stored) runway.runway.controller.applyAIJob(stored);
+      },
+    ],
+  ])('a version written during the pass by %s brings the job back for another', async (_what, intrude) => {
     t = await startTestRunway();
-    const id = await submitCpuJob(t);
-    await t.settle();
-    const cluster = t.cluster;
-    const original = cluster.updateAIJobStatus.bind(cluster);
+    const runway = t;
+    const id = await submitCpuJob(runway);
+    await runway.settle();
+    const original: Write = runway.cluster.updateAIJobStatus.bind(runway.cluster);
     let intruded = false;
-    vi.spyOn(cluster, 'updateAIJobStatus').mockImplementation(async (name, next, resourceVersion) => {
+    vi.spyOn(runway.cluster, 'updateAIJobStatus').mockImplementation(async (name, next, resourceVersion) => {
       if (!intruded) {
-        intruded = true; // someone else writes first: the controller's write then conflicts
-        await original(name, { ...next, phase: 'PENDING', message: 'written by someone else' });
+        intruded = true; // the controller's own write then conflicts
+        await intrude(runway, original, name, next);
       }
       return original(name, next, resourceVersion);
     });
-    const passes = spyOnPasses(t, id);
-    await t.advance(2000);
+    const passes = spyOnPasses(runway, id);
+    await runway.advance(2000);
     expect(intruded).toBe(true);
     expect(passes()).toBe(2);
-    const job = t.runway.service.get(id);
+    const job = runway.runway.service.get(id);
     expect(job.status?.phase).toBe('RUNNING');
     expect(job.status?.message).toBeUndefined();
-  });
-
-  it('a version another part of Runway wrote straight to the cache during the pass brings the job back at once', async () => {
-    // E.g. the scheduling loop or a cancel: the cache holds the newer version before its watch event,
-    // so the event changes nothing there; the pass itself sees that the job changed under it.
-    t = await startTestRunway();
-    const id = await submitCpuJob(t);
-    await t.settle();
-    const cluster = t.cluster;
-    const original = cluster.updateAIJobStatus.bind(cluster);
-    let intruded = false;
-    vi.spyOn(cluster, 'updateAIJobStatus').mockImplementation(async (name, next, resourceVersion) => {
-      if (!intruded) {
-        intruded = true;
-        // Written, and put in the cache at once, before its watch event is delivered (as on a real API
-        // server, where the answer usually comes before the event).
-        void original(name, { ...next, phase: 'PENDING', message: 'written by Runway elsewhere' });
-        const stored = cluster.aiJob(name);
-        if (stored) t?.runway.controller.applyAIJob(stored);
-      }
-      return original(name, next, resourceVersion);
-    });
-    const passes = spyOnPasses(t, id);
-    await t.advance(2000);
-    expect(intruded).toBe(true);
-    expect(passes()).toBe(2);
-    expect(t.runway.service.get(id).status).toMatchObject({ phase: 'RUNNING' });
-    expect(t.runway.service.get(id).status?.message).toBeUndefined();
   });
 
   it('a resync of 2,500 jobs starts 1,000 reconciles per turn of the event loop, each job once', async () => {
