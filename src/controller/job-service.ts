@@ -243,13 +243,15 @@ export class JobService {
     } catch (err) {
       // An AIJob that could not be rolled back stays, and the controller completes it: it keeps the
       // quota and the rate token it took.
-      if (!this.deps.store.get(id)) {
+      const kept = this.deps.store.get(id) !== undefined;
+      if (!kept) {
         ledger.release(id);
         limiter.refund(spec.tenant_id);
       }
       this.deps.metrics.jobCreateFailures.inc();
       this.deps.metrics.clusterAvailable.set(0);
       log.warn({ job_id: id, tenant_id: spec.tenant_id, err: (err as Error).message }, 'job creation failed');
+      if (kept) throw errors.clusterFailedJobKept((err as Error).message, id);
       if (isClusterError(err) && err.kind !== 'Unavailable') {
         throw new RunwayError('CLUSTER_UNAVAILABLE', `the cluster refused the job: ${err.message}`, { cause: err.kind });
       }

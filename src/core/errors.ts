@@ -139,6 +139,16 @@ export const errors = {
     );
   },
 
+  /** A submission failed half-way and its AIJob could not be removed: the controller finishes it. */
+  clusterFailedJobKept(cause: string, jobId: string, retryAfterS = 1): RunwayError {
+    return new RunwayError(
+      'CLUSTER_UNAVAILABLE',
+      `the Kubernetes API failed while creating job ${jobId} (${cause}) and its AIJob could not be removed: Runway will finish creating it; resubmit with the same idempotency_key to get it, or cancel it`,
+      { cause, job_id: jobId },
+      retryAfterS,
+    );
+  },
+
   notLeader(leader: string | undefined, retryAfterS = 2): RunwayError {
     return new RunwayError(
       'NOT_LEADER',

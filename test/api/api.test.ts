@@ -157,12 +157,18 @@ describe('a half-created job that cannot be rolled back', () => {
     t.cluster.failNext('createJob');
     t.cluster.failNext('deleteAIJob');
     const body = { ...README_JOB, idempotency_key: 'k-survivor', annotations: { 'sim.runway.dev/duration-s': '5' } };
-    expectError(await submit(body), 503, 'CLUSTER_UNAVAILABLE');
+    const err = expectError(await submit(body), 503, 'CLUSTER_UNAVAILABLE');
+    const keptId = (err.details as { job_id: string }).job_id;
+    expect(err.message).toBe(
+      `the Kubernetes API failed while creating job ${keptId} (simulated Unavailable (injected into createJob)) and its AIJob could not be removed: ` +
+        'Runway will finish creating it; resubmit with the same idempotency_key to get it, or cancel it',
+    );
     // At once, before anything else runs: the answer came after the rollback was settled.
     expect(t.runway.ledger.inUse('team-a').gpu).toBe(2);
     const again = await submit(body);
     expect(again.statusCode).toBe(200);
     const id = again.json<{ job_id: string }>().job_id;
+    expect(id).toBe(keptId);
     await t.settle();
     expect(t.cluster.aiJobs().map((a) => a.metadata.name)).toEqual([id]);
     expect(t.cluster.jobs().map((j) => j.metadata.name)).toEqual([`${id}-1`]);
