@@ -398,9 +398,8 @@ export class Controller {
 
   /** Reconciles again the jobs whose last reconcile failed. */
   retryFailed(): void {
-    const ids = [...this.failed];
+    for (const id of this.failed) this.reconcileSoon(id);
     this.failed.clear();
-    for (const id of ids) this.reconcileSoon(id);
   }
 
   private async reconcile(id: string): Promise<void> {
