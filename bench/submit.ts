@@ -6,6 +6,10 @@
  * How it keeps the numbers honest:
  * - each server runs in its own process, started fresh for every measured run, and gets a discarded
  *   warm-up run first (JIT, caches, socket pools); both get the node flags of `npm start` (package.json);
+ * - the servers run compiled by tsc, as the image runs Runway (`node <flags> dist/main.js`): the
+ *   benchmark builds src/ and bench/server.ts with tsconfig.bench.json first. BENCH_BUILD=tsx runs them
+ *   through tsx instead, as `npm start` does (tsx compiles with esbuild's keepNames, which costs every
+ *   closure a defineProperty: see docs/performance.md);
  * - the load generator (autocannon, in this process) replays a precomputed list of requests rather
  *   than building each one in a callback, so it spends its CPU on sending, not on itself;
  * - on Linux with 2+ CPUs, the server and the load generator are pinned to different CPUs so that they
@@ -17,13 +21,14 @@
  * - Runway's own counter of accepted jobs is read back and compared with the 2xx answers counted here.
  *
  * Environment: BENCH_DURATION_S (10), BENCH_WARMUP_S (2), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
- * BENCH_STORED_JOBS (100000), BENCH_PIN (auto), BENCH_LOG_LEVEL (silent; e.g. info, logs to
+ * BENCH_STORED_JOBS (100000), BENCH_PIN (auto), BENCH_BUILD (tsc; or tsx), BENCH_LOG_LEVEL (silent; e.g. info, logs to
  * BENCH_LOG_FILE, default /dev/null).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { ManualClock, SimCluster } from '../src/cluster/sim/index.js';
@@ -39,6 +44,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const STORED_JOBS = Number(process.env.BENCH_STORED_JOBS ?? 100_000);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'silent';
+const BUILD = process.env.BENCH_BUILD ?? 'tsc';
+if (BUILD !== 'tsc' && BUILD !== 'tsx') throw new Error(`BENCH_BUILD must be tsc or tsx, not ${BUILD}`);
 const TENANTS = 200;
 const CPUS = availableParallelism();
 const body = JSON.stringify({ image: 'pytorch/pytorch:2.3', cpu: 0.5, memory_mb: 1024, timeout_s: 600 });
@@ -112,20 +119,47 @@ interface Server {
   child: ChildProcess;
 }
 
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
 /** The node flags of `npm start` (package.json): `node <flags> --import tsx src/main.ts`. */
 const START_NODE_FLAGS: string[] = (() => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const pkg = readJson<{ scripts: { start: string } }>(fileURLToPath(new URL('../package.json', import.meta.url)));
   const words = pkg.scripts.start.split(/\s+/);
   const end = words.indexOf('--import');
   if (words[0] !== 'node' || end < 0) throw new Error(`package.json start is not "node <flags> --import tsx ...": ${pkg.scripts.start}`);
   return words.slice(1, end);
 })();
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The server script to run: bench/server.ts compiled with src/ by tsc (as the image's build compiles
+ * Runway) into node_modules/.cache/runway/bench-build, rebuilt on every run so it is never stale; or the
+ * TypeScript source itself for BENCH_BUILD=tsx. The build gets package.json beside it: Runway reads its
+ * version there, and Node needs its `"type": "module"` (package scopes end at node_modules).
+ */
+function serverScript(): string {
+  if (BUILD === 'tsx') return join(ROOT, 'bench', 'server.ts');
+  const config = readJson<{ compilerOptions: { outDir: string } }>(join(ROOT, 'tsconfig.bench.json'));
+  const out = join(ROOT, config.compilerOptions.outDir);
+  rmSync(out, { recursive: true, force: true });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.bench.json')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json'));
+  return join(out, 'bench', 'server.js');
+}
+
+const SERVER_SCRIPT = serverScript();
+
 async function startServer(mode: 'runway' | 'bare'): Promise<Server> {
-  const script = fileURLToPath(new URL('./server.ts', import.meta.url));
   // tsx as a loader in the server's own process (its CLI would put a second process in between).
+  const loader = BUILD === 'tsx' ? ['--import', import.meta.resolve('tsx')] : [];
   // Both servers get the V8 flags `npm start` gives Runway, so that neither is tuned and the other not.
-  const node = [process.execPath, ...START_NODE_FLAGS, '--import', import.meta.resolve('tsx'), script, mode];
+  const node = [process.execPath, ...START_NODE_FLAGS, ...loader, SERVER_SCRIPT, mode];
   const [cmd, ...args] = PIN ? ['taskset', '-c', SERVER_CPU, ...node] : node;
   const child = spawn(cmd as string, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -312,6 +346,7 @@ console.log(
       node: process.version,
       pinned: PIN,
       server_node_flags: START_NODE_FLAGS.join(' '),
+      server_build: BUILD,
       log_level: LOG_LEVEL,
       load_avg_1m_before: round(loadBefore, 2),
       server_cpu: { runway: cpu(runwayRuns, (x) => x.serverCpu), bare: cpu(bareRuns, (x) => x.serverCpu) },
