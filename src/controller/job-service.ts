@@ -15,7 +15,7 @@ import { ClusterError, RUNWAY_API_VERSION, isClusterError } from '../cluster/typ
 import { checkBounds } from '../core/bounds.js';
 import { costAnnotations, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
-import { freezeImmutable } from '../core/immutable.js';
+import { immutableKubeObject } from '../core/immutable.js';
 import { JobIdGenerator, attemptJobName } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
 import type { LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
@@ -272,13 +272,12 @@ export class JobService {
     // Immutable, like the spec (frozen by validation): the embedded cluster stores it as it is instead of
     // copying it, and any other port serializes it as usual. Built frozen from the inside out, so that
     // nothing walks it again.
-    const intent: AIJob = {
-      apiVersion: RUNWAY_API_VERSION,
-      kind: 'AIJob',
-      metadata: Object.freeze({ name: id, namespace: this.deps.config.namespace, labels: Object.freeze(labels), annotations: costAnnotations(estimate) }),
+    return immutableKubeObject<AIJob>(
+      RUNWAY_API_VERSION,
+      'AIJob',
+      Object.freeze({ name: id, namespace: this.deps.config.namespace, labels: Object.freeze(labels), annotations: costAnnotations(estimate) }),
       spec,
-    };
-    return freezeImmutable(intent);
+    );
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { costAnnotations, type CostEstimate } from './cost.js';
 import { attemptJobName } from './ids.js';
-import { deepFreeze, freezeImmutable } from './immutable.js';
+import { deepFreeze, immutableKubeObject } from './immutable.js';
 import type { JobSpec } from './job-spec.js';
 import { GPU_RESOURCE, type K8sJob, type OwnerReference, type ResourceList } from './k8s.js';
 import type { LABEL_ATTEMPT, LABEL_JOB_ID, LABEL_QUEUE, LABEL_TENANT } from './k8s.js';
@@ -110,11 +110,11 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
   } else {
     metadata = { name, namespace: input.namespace, labels: runwayLabels, annotations };
   }
-  const job: K8sJob = {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: Object.freeze(metadata),
-    spec: Object.freeze({
+  return immutableKubeObject<K8sJob>(
+    'batch/v1',
+    'Job',
+    Object.freeze(metadata),
+    Object.freeze({
       backoffLimit: input.backoffLimit,
       activeDeadlineSeconds: spec.timeout_s,
       parallelism: spec.replicas,
@@ -127,8 +127,7 @@ export function buildJobManifest(input: ManifestInput): K8sJob {
         spec: podSpecOf(input),
       }),
     }),
-  };
-  return freezeImmutable(job);
+  );
 }
 
 function podSpecOf(input: ManifestInput): PodSpec {

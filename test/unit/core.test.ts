@@ -4,7 +4,7 @@ import { checkBounds, type JobBounds } from '../../src/core/bounds.js';
 import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import { RunwayError } from '../../src/core/errors.js';
 import { JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
-import { deepFreeze, freezeImmutable, isImmutable } from '../../src/core/immutable.js';
+import { deepFreeze, immutableKubeObject, isImmutable } from '../../src/core/immutable.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
 import { README_SPEC } from '../helpers/fixtures.js';
 import { QuotaLedger, resourcesOf } from '../../src/core/quota.js';
@@ -212,13 +212,13 @@ describe('TokenBucketLimiter', () => {
   });
 });
 
-describe('deepFreeze and freezeImmutable', () => {
+describe('deepFreeze and immutableKubeObject', () => {
   it('deepFreeze freezes every object and array in a value; parts frozen already are taken as done', () => {
     const shared = Object.freeze({ a: [1] }); // frozen already: not walked
     const value = deepFreeze({ list: [{ x: 1 }], nested: { deeper: { y: 'z' } }, shared, n: 1 });
     expect([value, value.list, value.list[0], value.nested, value.nested.deeper, value.shared].every(Object.isFrozen)).toBe(true);
     expect(Object.isFrozen(shared.a)).toBe(false);
-    expect(isImmutable(value)).toBe(false); // only freezeImmutable marks
+    expect(isImmutable(value)).toBe(false); // only immutableKubeObject marks
     expect(() => {
       (value.nested.deeper as { y: string }).y = 'w';
     }).toThrow(TypeError);
@@ -226,18 +226,25 @@ describe('deepFreeze and freezeImmutable', () => {
     expect(deepFreeze(null)).toBe(null);
   });
 
-  it('freezeImmutable marks the value itself, invisibly to JSON and keys; a copy is not marked', () => {
-    const inner = deepFreeze({ x: [1] });
-    const value = freezeImmutable({ a: 1, inner });
+  it('immutableKubeObject builds a frozen object marked immutable, invisibly to JSON and keys; a copy is not marked', () => {
+    const metadata = deepFreeze({ name: 'j1', labels: { a: 'b' } });
+    const spec = deepFreeze({ x: [1] });
+    const value = immutableKubeObject<{ apiVersion: string; kind: string; metadata: typeof metadata; spec: typeof spec }>('v1', 'Thing', metadata, spec);
     expect(Object.isFrozen(value)).toBe(true);
     expect(isImmutable(value)).toBe(true);
-    expect(isImmutable(inner)).toBe(false);
-    expect(Object.keys(value)).toEqual(['a', 'inner']);
-    expect(JSON.stringify(value)).toBe('{"a":1,"inner":{"x":[1]}}');
-    expect(value).toEqual({ a: 1, inner: { x: [1] } });
+    expect(isImmutable(spec)).toBe(false);
+    expect(value.metadata).toBe(metadata);
+    expect(value.spec).toBe(spec);
+    expect(Object.keys(value)).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+    expect(JSON.stringify(value)).toBe('{"apiVersion":"v1","kind":"Thing","metadata":{"name":"j1","labels":{"a":"b"}},"spec":{"x":[1]}}');
+    expect(value).toEqual({ apiVersion: 'v1', kind: 'Thing', metadata: { name: 'j1', labels: { a: 'b' } }, spec: { x: [1] } });
+    expect(() => {
+      (value as { kind: string }).kind = 'Other';
+    }).toThrow(TypeError);
     expect(isImmutable({ ...value })).toBe(false);
     expect(isImmutable(Object.freeze({ ...value }))).toBe(false);
     expect(isImmutable(JSON.parse(JSON.stringify(value)) as object)).toBe(false);
+    expect(isImmutable(structuredClone(value))).toBe(false);
   });
 });
 
