@@ -1,6 +1,6 @@
 /**
  * A server for the submit benchmark, run as its own process so the load generator does not share its
- * CPU: `runway` (Runway on the embedded cluster, as `npm start` runs it, rate limit raised) or `bare`
+ * CPU: `runway` (Runway on the embedded cluster, configured as `npm start` and the image run it, rate limit raised) or `bare`
  * (a Fastify route that parses the same body and answers 201 — the ceiling any Fastify app on this
  * machine can reach). Prints its URL on stdout, and nothing else there.
  *
