@@ -32,48 +32,44 @@ const toMicro = (usd: number) => Math.round(usd * MICRO);
 
 type CostShape = Pick<JobSpec, 'cpu' | 'memory_mb' | 'gpu_count' | 'timeout_s' | 'replicas'>;
 
-/** Distinct shapes remembered per rate card before the memo starts over (it only saves work). */
-const MAX_SHAPES = 4096;
-const memo = new WeakMap<CostRates, { rates: CostRates; byShape: Map<string, CostEstimate> }>();
+/** Distinct estimates remembered before the memo starts over (it only saves memory and formatting). */
+const MAX_ESTIMATES = 4096;
+/** The shared estimates by their parts in micro-dollars: cpu, then memory, then GPU. */
+const shared = new Map<number, Map<number, Map<number, CostEstimate>>>();
+let sharedCount = 0;
 
 /**
- * The estimate for a job of this shape. Estimates are immutable (frozen) values: jobs of the same
- * shape share one, so it is computed, stored and formatted (costAnnotation) once, not per job.
+ * The estimate for a job of this shape. Estimates are immutable (frozen) values: jobs that cost the same
+ * share one, so it is stored and formatted (costAnnotation) once, not per job. Looked up by its parts,
+ * which are whole numbers: working them out is cheaper than formatting the shape into a key.
  */
 export function estimateCost(spec: CostShape, rates: CostRates): CostEstimate {
-  let m = memo.get(rates);
-  // A rate card changed in place (tests may do that) invalidates what was worked out with it.
-  if (
-    !m ||
-    m.rates.cpuPerCpuSecond !== rates.cpuPerCpuSecond ||
-    m.rates.memoryPerGbSecond !== rates.memoryPerGbSecond ||
-    m.rates.gpuPerGpuSecond !== rates.gpuPerGpuSecond
-  ) {
-    memo.set(rates, (m = { rates: { ...rates }, byShape: new Map() }));
-  }
-  const key = `${spec.cpu}/${spec.memory_mb}/${spec.gpu_count}/${spec.timeout_s}/${spec.replicas}`;
-  let estimate = m.byShape.get(key);
-  if (estimate === undefined) {
-    if (m.byShape.size >= MAX_SHAPES) m.byShape.clear();
-    estimate = Object.freeze(computeEstimate(spec, rates));
-    m.byShape.set(key, estimate);
-  }
-  return estimate;
-}
-
-function computeEstimate(spec: CostShape, rates: CostRates): CostEstimate {
   const seconds = spec.timeout_s * spec.replicas;
   const cpu = toMicro(spec.cpu * seconds * rates.cpuPerCpuSecond);
   const memory = toMicro((spec.memory_mb / 1024) * seconds * rates.memoryPerGbSecond);
   const gpu = toMicro(spec.gpu_count * seconds * rates.gpuPerGpuSecond);
-  return {
-    currency: 'USD',
-    total: (cpu + memory + gpu) / MICRO,
-    cpu: cpu / MICRO,
-    memory: memory / MICRO,
-    gpu: gpu / MICRO,
-    basis: 'timeout_s',
-  };
+  if (sharedCount >= MAX_ESTIMATES) {
+    shared.clear();
+    sharedCount = 0;
+  }
+  let byMemory = shared.get(cpu);
+  if (byMemory === undefined) shared.set(cpu, (byMemory = new Map()));
+  let byGpu = byMemory.get(memory);
+  if (byGpu === undefined) byMemory.set(memory, (byGpu = new Map()));
+  let estimate = byGpu.get(gpu);
+  if (estimate === undefined) {
+    estimate = Object.freeze({
+      currency: 'USD',
+      total: (cpu + memory + gpu) / MICRO,
+      cpu: cpu / MICRO,
+      memory: memory / MICRO,
+      gpu: gpu / MICRO,
+      basis: 'timeout_s',
+    } as const);
+    byGpu.set(gpu, estimate);
+    sharedCount++;
+  }
+  return estimate;
 }
 
 const annotations = new WeakMap<CostEstimate, string>();
@@ -110,7 +106,7 @@ export function parseCostAnnotation(raw: string): CostEstimate {
   let estimate = parsed.get(raw);
   if (estimate === undefined) {
     estimate = Object.freeze(JSON.parse(raw) as CostEstimate);
-    if (parsed.size >= MAX_SHAPES) parsed.clear();
+    if (parsed.size >= MAX_ESTIMATES) parsed.clear();
     parsed.set(raw, estimate);
   }
   return estimate;

@@ -55,5 +55,14 @@ export class JobIdGenerator {
 
 /** Name of the batch/v1 Job for an attempt: deterministic, so a repeated create is a no-op. */
 export function attemptJobName(jobId: string, attempt: number): string {
-  return [jobId, attempt].join('-'); // joined, not concatenated: a flat string
+  // The same job's name is asked for several times in a row (manifest, reconcile, its pods).
+  if (jobId !== lastJobId || attempt !== lastAttempt) {
+    lastJobId = jobId;
+    lastAttempt = attempt;
+    lastAttemptName = [jobId, attempt].join('-'); // joined, not concatenated: a flat string
+  }
+  return lastAttemptName;
 }
+let lastJobId = '';
+let lastAttempt = 0;
+let lastAttemptName = '';

@@ -71,12 +71,16 @@ export class QuotaLedger {
   reserve(jobId: string, tenant: string, req: Resources, quota: TenantQuota = {}): void {
     if (this.holdings.has(jobId)) return;
     this.check(tenant, req, quota);
-    this.add(jobId, tenant, req);
+    this.hold(jobId, tenant, req);
   }
 
   /** Records a holding without checking: used when rebuilding from the cluster, which is the truth. */
   add(jobId: string, tenant: string, req: Resources): void {
-    if (this.holdings.has(jobId)) return;
+    if (!this.holdings.has(jobId)) this.hold(jobId, tenant, req);
+  }
+
+  /** Records a holding the ledger does not have (one lookup in a map of every job, not two). */
+  private hold(jobId: string, tenant: string, req: Resources): void {
     this.holdings.set(jobId, { tenant, res: req });
     const used = this.inUse(tenant);
     this.usage.set(tenant, {

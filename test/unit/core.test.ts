@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkBounds, type JobBounds } from '../../src/core/bounds.js';
 import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import { RunwayError } from '../../src/core/errors.js';
-import { JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
+import { attemptJobName, JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
 import { deepFreeze, immutableKubeObject, isImmutable } from '../../src/core/immutable.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
 import { README_SPEC } from '../helpers/fixtures.js';
@@ -40,6 +40,18 @@ describe('estimateCost', () => {
 
   it('charges every replica of a gang', () => {
     expect(estimateCost({ ...spec, replicas: 3 }, DEFAULT_RATES).total).toBe(4.5792);
+  });
+
+  it('jobs that cost the same share one frozen estimate; other rates give another', () => {
+    const a = estimateCost(spec, DEFAULT_RATES);
+    expect(estimateCost({ ...spec }, { ...DEFAULT_RATES })).toBe(a);
+    // Half the CPU for twice the time costs the same: the same value, so the same object.
+    expect(estimateCost({ ...spec, cpu: 2, timeout_s: 3600, memory_mb: 8192, gpu_count: 1 }, DEFAULT_RATES)).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    const dearer = estimateCost(spec, { ...DEFAULT_RATES, gpuPerGpuSecond: 0.00056 });
+    expect(dearer).not.toBe(a);
+    expect(dearer.gpu).toBe(2.016);
+    expect(dearer.total).toBe(2.5344);
   });
 
   it('parts always sum to the total (to the micro-dollar)', () => {
@@ -245,6 +257,19 @@ describe('deepFreeze and immutableKubeObject', () => {
     expect(isImmutable(Object.freeze({ ...value }))).toBe(false);
     expect(isImmutable(JSON.parse(JSON.stringify(value)) as object)).toBe(false);
     expect(isImmutable(structuredClone(value))).toBe(false);
+  });
+});
+
+describe('attemptJobName', () => {
+  it('names attempt n of a job <id>-<n>, the same for the same arguments, whatever was asked before', () => {
+    const calls: [string, number, string][] = [
+      ['j0000000000000001', 1, 'j0000000000000001-1'],
+      ['j0000000000000001', 1, 'j0000000000000001-1'],
+      ['j0000000000000001', 2, 'j0000000000000001-2'],
+      ['j0000000000000002', 2, 'j0000000000000002-2'],
+      ['j0000000000000001', 1, 'j0000000000000001-1'],
+    ];
+    for (const [id, attempt, name] of calls) expect(attemptJobName(id, attempt)).toBe(name);
   });
 });
 
