@@ -6,16 +6,15 @@
 
 /**
  * The mark of a Kubernetes object frozen all the way down, for the ones the embedded cluster is handed
- * on every submission (AIJob intents, Job manifests): they are instances of ImmutableKubeObject, whose
- * prototype says so. It costs no memory and no work for the garbage collector, where a WeakSet of such
- * values (a few per job) had to be processed on every GC pass and rehashed as it grew; and a property
- * of their own would not fit in the object (one more slot spills into a separate array). JSON and
- * Object.keys do not see it, and a copy (a spread, JSON) is a plain object, so it is never taken as
- * immutable. Built by a constructor rather than given the prototype afterwards: V8's
- * Object.setPrototypeOf on a new object took ~600 ns, the constructor ~50 ns.
+ * on every submission (AIJob intents, Job manifests): they are instances of ImmutableKubeObject, and
+ * isImmutable() asks for that prototype. It costs no memory and no work for the garbage collector, where
+ * a WeakSet of such values (a few per job) had to be processed on every GC pass and rehashed as it grew;
+ * JSON and Object.keys do not see it, and a copy (a spread, JSON) is a plain object, so it is never taken
+ * as immutable. Built by a constructor rather than given the prototype afterwards: V8's
+ * Object.setPrototypeOf on a new object took ~600 ns, the constructor ~50 ns. And a prototype compared
+ * by identity, not a symbol looked up on it: the embedded cluster asks about objects of every shape, and
+ * such a lookup went megamorphic.
  */
-const IMMUTABLE = Symbol('runway.immutable');
-
 class ImmutableKubeObject {
   constructor(
     readonly apiVersion: string,
@@ -26,7 +25,6 @@ class ImmutableKubeObject {
     Object.freeze(this);
   }
 }
-Object.defineProperty(ImmutableKubeObject.prototype, IMMUTABLE, { value: true });
 Object.freeze(ImmutableKubeObject.prototype);
 
 interface KubeObjectFields {
@@ -57,7 +55,7 @@ export function immutableKubeObject<T extends KubeObjectFields>(
 
 /** True for an object immutableKubeObject() built. */
 export function isImmutable(value: object): boolean {
-  return (value as { [IMMUTABLE]?: true })[IMMUTABLE] === true;
+  return Object.getPrototypeOf(value) === ImmutableKubeObject.prototype;
 }
 
 function freezeAll(value: object): void {

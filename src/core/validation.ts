@@ -6,7 +6,7 @@
 import { Compile } from 'typebox/compile';
 import type { TLocalizedValidationError } from 'typebox/error';
 import { errors } from './errors.js';
-import { deepFreeze, intern } from './immutable.js';
+import { intern } from './immutable.js';
 import {
   DEFAULT_QUEUE,
   ENV_NAME_PATTERN,
@@ -165,22 +165,17 @@ export function parseJobSpec(body: unknown, tenantHeader?: string | string[]): J
     priority: input.priority ?? 0,
     replicas: input.replicas ?? 1,
   };
+  // A validated spec is an immutable value, frozen with everything in it, so that whatever stores it
+  // (the AIJob, the cluster, the cache) can share it rather than copy it. Its parts are one level deep
+  // (the schema says so): each is frozen as it is set, with no walk over the whole spec.
   if (input.name !== undefined) spec.name = input.name;
-  if (input.command !== undefined) spec.command = input.command;
-  if (input.args !== undefined) spec.args = input.args;
-  if (input.env !== undefined) spec.env = input.env;
-  if (input.retry_policy !== undefined) spec.retry_policy = input.retry_policy;
-  if (input.labels !== undefined) spec.labels = input.labels;
-  if (input.annotations !== undefined) spec.annotations = input.annotations;
+  if (input.command !== undefined) spec.command = Object.freeze(input.command) as string[];
+  if (input.args !== undefined) spec.args = Object.freeze(input.args) as string[];
+  if (input.env !== undefined) spec.env = Object.freeze(input.env);
+  if (input.retry_policy !== undefined) spec.retry_policy = Object.freeze(input.retry_policy);
+  if (input.labels !== undefined) spec.labels = Object.freeze(input.labels);
+  if (input.annotations !== undefined) spec.annotations = Object.freeze(input.annotations);
   if (input.expected_runtime_s !== undefined) spec.expected_runtime_s = input.expected_runtime_s;
   if (input.idempotency_key !== undefined) spec.idempotency_key = input.idempotency_key;
-  return freezeSpec(spec);
-}
-
-/**
- * A validated spec is an immutable value: frozen with everything in it, so whatever stores it — the
- * AIJob, the cluster, the cache — can share it rather than copy it.
- */
-function freezeSpec(spec: JobSpec): JobSpec {
-  return deepFreeze(spec);
+  return Object.freeze(spec);
 }

@@ -29,6 +29,26 @@ describe('parseJobSpec', () => {
     });
   });
 
+  it('returns an immutable spec: it and every part of it are frozen', () => {
+    const spec = parseJobSpec(
+      {
+        ...valid,
+        env: { A: '1' },
+        command: ['python'],
+        args: ['x.py'],
+        labels: { team: 'ml' },
+        annotations: { note: 'x' },
+        retry_policy: { max_retries: 2, backoff_multiplier: 2 },
+      },
+      'team-a',
+    );
+    const parts = [spec, spec.env, spec.command, spec.args, spec.labels, spec.annotations, spec.retry_policy];
+    expect(parts.map((p) => p !== undefined && Object.isFrozen(p))).toEqual(parts.map(() => true));
+    expect(() => {
+      (spec.env as Record<string, string>).B = '2';
+    }).toThrow(TypeError);
+  });
+
   it('defaults gpu_count to 0 and keeps optional fields', () => {
     const spec = parseJobSpec(
       { ...valid, gpu_count: undefined, tenant_id: 'ml', name: 'train', env: { A_B: '1' }, command: ['python'], args: ['x.py'], labels: { team: 'ml' } },
