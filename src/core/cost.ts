@@ -4,6 +4,7 @@
  */
 import type { JobSpec } from './job-spec.js';
 import { ANNOTATION_ESTIMATED_COST } from './k8s.js';
+import { ShapeMemo } from './shape-memo.js';
 
 export interface CostRates {
   cpuPerCpuSecond: number;
@@ -34,9 +35,24 @@ type CostShape = Pick<JobSpec, 'cpu' | 'memory_mb' | 'gpu_count' | 'timeout_s' |
 
 /** Distinct estimates remembered before the memo starts over (it only saves memory and formatting). */
 const MAX_ESTIMATES = 4096;
-/** The shared estimates by their parts in micro-dollars: cpu, then memory, then GPU. */
-const shared = new Map<number, Map<number, Map<number, CostEstimate>>>();
-let sharedCount = 0;
+
+interface Parts {
+  cpu: number;
+  memory: number;
+  gpu: number;
+}
+
+/** The shared estimates by their parts in micro-dollars. */
+const shared = new ShapeMemo<CostEstimate, Parts>(MAX_ESTIMATES, ({ cpu, memory, gpu }) =>
+  Object.freeze({
+    currency: 'USD',
+    total: (cpu + memory + gpu) / MICRO,
+    cpu: cpu / MICRO,
+    memory: memory / MICRO,
+    gpu: gpu / MICRO,
+    basis: 'timeout_s',
+  } as const),
+);
 
 /**
  * The estimate for a job of this shape. Estimates are immutable (frozen) values: jobs that cost the same
@@ -45,31 +61,12 @@ let sharedCount = 0;
  */
 export function estimateCost(spec: CostShape, rates: CostRates): CostEstimate {
   const seconds = spec.timeout_s * spec.replicas;
-  const cpu = toMicro(spec.cpu * seconds * rates.cpuPerCpuSecond);
-  const memory = toMicro((spec.memory_mb / 1024) * seconds * rates.memoryPerGbSecond);
-  const gpu = toMicro(spec.gpu_count * seconds * rates.gpuPerGpuSecond);
-  if (sharedCount >= MAX_ESTIMATES) {
-    shared.clear();
-    sharedCount = 0;
-  }
-  let byMemory = shared.get(cpu);
-  if (byMemory === undefined) shared.set(cpu, (byMemory = new Map()));
-  let byGpu = byMemory.get(memory);
-  if (byGpu === undefined) byMemory.set(memory, (byGpu = new Map()));
-  let estimate = byGpu.get(gpu);
-  if (estimate === undefined) {
-    estimate = Object.freeze({
-      currency: 'USD',
-      total: (cpu + memory + gpu) / MICRO,
-      cpu: cpu / MICRO,
-      memory: memory / MICRO,
-      gpu: gpu / MICRO,
-      basis: 'timeout_s',
-    } as const);
-    byGpu.set(gpu, estimate);
-    sharedCount++;
-  }
-  return estimate;
+  const parts: Parts = {
+    cpu: toMicro(spec.cpu * seconds * rates.cpuPerCpuSecond),
+    memory: toMicro((spec.memory_mb / 1024) * seconds * rates.memoryPerGbSecond),
+    gpu: toMicro(spec.gpu_count * seconds * rates.gpuPerGpuSecond),
+  };
+  return shared.get('USD', parts.cpu, parts.memory, parts.gpu, parts);
 }
 
 const annotations = new WeakMap<CostEstimate, string>();

@@ -6,6 +6,7 @@
 import { costAnnotations, type CostEstimate } from './cost.js';
 import { attemptJobName } from './ids.js';
 import { deepFreeze, immutableKubeObject } from './immutable.js';
+import { ShapeMemo } from './shape-memo.js';
 import type { JobSpec } from './job-spec.js';
 import { GPU_RESOURCE, type K8sJob, type OwnerReference, type ResourceList } from './k8s.js';
 import type { LABEL_ATTEMPT, LABEL_JOB_ID, LABEL_QUEUE, LABEL_TENANT } from './k8s.js';
@@ -72,21 +73,15 @@ function containerOf(spec: JobSpec): JobContainer {
  * Frozen container lists by job shape (image and resources; jobs with a command, args or env are not
  * shared). Most jobs of a cluster come in a few shapes: sharing one immutable list saves each stored
  * Job (and its pods, which the embedded cluster builds from it) ~400 bytes and a few allocations, and
- * lets whatever parses the list (the sim's placement) do it once per shape. Bounded: cleared when full.
+ * lets whatever parses the list (the sim's placement) do it once per shape.
  */
-const sharedContainers = new Map<string, readonly JobContainer[]>();
-const MAX_SHARED_SHAPES = 1024;
+const sharedContainers = new ShapeMemo<readonly JobContainer[], JobSpec>(1024, (spec) => deepFreeze([containerOf(spec)]));
 
 function containersOf(spec: JobSpec): JobContainer[] {
   if (spec.command || spec.args || spec.env) return [containerOf(spec)];
-  const key = `${spec.image}\n${spec.cpu}\n${spec.memory_mb}\n${spec.gpu_count}`;
-  let shared = sharedContainers.get(key);
-  if (!shared) {
-    if (sharedContainers.size >= MAX_SHARED_SHAPES) sharedContainers.clear();
-    sharedContainers.set(key, (shared = deepFreeze([containerOf(spec)])));
-  }
+  // The spec's cpu is whole millicores (validation rounds it), so its millicores are an exact key.
   // K8sJob's type is mutable; the list is frozen, like the rest of the manifest.
-  return shared as JobContainer[];
+  return sharedContainers.get(spec.image, Math.round(spec.cpu * 1000), spec.memory_mb, spec.gpu_count, spec) as JobContainer[];
 }
 
 /**

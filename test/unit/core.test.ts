@@ -4,6 +4,7 @@ import { checkBounds, type JobBounds } from '../../src/core/bounds.js';
 import { DEFAULT_RATES, estimateCost } from '../../src/core/cost.js';
 import { RunwayError } from '../../src/core/errors.js';
 import { attemptJobName, JOB_ID_PATTERN, JobIdGenerator } from '../../src/core/ids.js';
+import { ShapeMemo } from '../../src/core/shape-memo.js';
 import { deepFreeze, immutableKubeObject, isImmutable } from '../../src/core/immutable.js';
 import type { JobSpec } from '../../src/core/job-spec.js';
 import { README_SPEC } from '../helpers/fixtures.js';
@@ -257,6 +258,24 @@ describe('deepFreeze and immutableKubeObject', () => {
     expect(isImmutable(Object.freeze({ ...value }))).toBe(false);
     expect(isImmutable(JSON.parse(JSON.stringify(value)) as object)).toBe(false);
     expect(isImmutable(structuredClone(value))).toBe(false);
+  });
+});
+
+describe('ShapeMemo', () => {
+  it('makes a value once per key, tells keys apart at every level, and starts over when full', () => {
+    const made: string[] = [];
+    const memo = new ShapeMemo<{ key: string }, string>(4, (key) => {
+      made.push(key);
+      return { key };
+    });
+    const first = memo.get('a', 1, 2, 3, 'a/1/2/3');
+    expect(memo.get('a', 1, 2, 3, 'ignored: the key is held')).toBe(first);
+    for (const [a, b, c, d] of [['b', 1, 2, 3], ['a', 9, 2, 3], ['a', 1, 9, 3]] as const) memo.get(a, b, c, d, `${a}/${b}/${c}/${d}`);
+    expect(made).toEqual(['a/1/2/3', 'b/1/2/3', 'a/9/2/3', 'a/1/9/3']);
+    // Four held: the next lookup starts over, so even a held key is made again.
+    expect(memo.get('a', 1, 2, 3, 'a/1/2/3 again')).toEqual({ key: 'a/1/2/3 again' });
+    expect(memo.get('a', 1, 2, 4, 'a/1/2/4').key).toBe('a/1/2/4');
+    expect(made).toEqual(['a/1/2/3', 'b/1/2/3', 'a/9/2/3', 'a/1/9/3', 'a/1/2/3 again', 'a/1/2/4']);
   });
 });
 
