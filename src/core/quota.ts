@@ -5,6 +5,7 @@
  * makes the quota exact under concurrency in a single process (the leader).
  */
 import { errors } from './errors.js';
+import { ShapeMemo } from './shape-memo.js';
 
 export interface Resources {
   /** millicores, to keep sums exact */
@@ -22,13 +23,19 @@ export interface TenantQuota {
 
 export const ZERO: Readonly<Resources> = Object.freeze({ cpuMilli: 0, memoryMb: 0, gpu: 0 });
 
-export function resourcesOf(spec: { cpu: number; memory_mb: number; gpu_count: number; replicas: number }): Resources {
-  return {
+/**
+ * What a job holds, frozen and shared by the jobs that hold the same: the quota ledger keeps one per
+ * job for as long as the job holds quota.
+ */
+export function resourcesOf(spec: { cpu: number; memory_mb: number; gpu_count: number; replicas: number }): Readonly<Resources> {
+  const res: Resources = {
     cpuMilli: Math.round(spec.cpu * 1000) * spec.replicas,
     memoryMb: spec.memory_mb * spec.replicas,
     gpu: spec.gpu_count * spec.replicas,
   };
+  return sharedResources.get('', res.cpuMilli, res.memoryMb, res.gpu, res);
 }
+const sharedResources = new ShapeMemo<Readonly<Resources>, Resources>(4096, (res) => Object.freeze(res));
 
 interface Holding {
   tenant: string;

@@ -94,6 +94,16 @@ describe('checkBounds', () => {
   });
 });
 
+describe('resourcesOf', () => {
+  it('counts every replica, in millicores, and shares one frozen value between jobs that hold the same', () => {
+    const one = resourcesOf({ cpu: 0.5, memory_mb: 1024, gpu_count: 1, replicas: 3 });
+    expect(one).toEqual({ cpuMilli: 1500, memoryMb: 3072, gpu: 3 });
+    expect(Object.isFrozen(one)).toBe(true);
+    expect(resourcesOf({ cpu: 1.5, memory_mb: 3072, gpu_count: 3, replicas: 1 })).toBe(one);
+    expect(resourcesOf({ cpu: 0.5, memory_mb: 1024, gpu_count: 1, replicas: 2 })).toEqual({ cpuMilli: 1000, memoryMb: 2048, gpu: 2 });
+  });
+});
+
 describe('QuotaLedger', () => {
   const gpus = (n: number) => resourcesOf({ ...spec, gpu_count: n });
 

@@ -100,7 +100,6 @@ interface JobState {
   job: K8sJob;
   name: string;
   uid: string;
-  ownerUids: string[];
   // Every pod of a Job has the same template, so these are worked out once per Job.
   req: Resources;
   /** The spec of its pods until they are bound (shared: objects are immutable). */
@@ -304,12 +303,10 @@ export class SimCluster implements ClusterPort {
     const selector = tmpl.spec.nodeSelector && Object.keys(tmpl.spec.nodeSelector).length > 0 ? tmpl.spec.nodeSelector : undefined;
     const { req, podSpec, reqKey } = this.containerFacts(tmpl.spec.containers);
     const groupKey = selector ? reqKey + JSON.stringify(Object.entries(selector).sort()) : reqKey;
-    const ownerUids = (stored.metadata.ownerReferences ?? []).map((o) => o.uid);
     const js: JobState = {
       job: stored,
       name,
       uid: stored.metadata.uid as string,
-      ownerUids,
       req,
       podSpec,
       selector,
@@ -330,7 +327,7 @@ export class SimCluster implements ClusterPort {
       logs: undefined,
     };
     this.jobStore.set(name, js);
-    for (const uid of ownerUids) {
+    for (const uid of ownerUidsOf(js.job)) {
       const owned = this.jobsByOwnerUid.get(uid);
       if (owned) owned.push(js);
       else this.jobsByOwnerUid.set(uid, [js]);
@@ -905,7 +902,7 @@ export class SimCluster implements ClusterPort {
     js.deadlineTimer = js.backoffTimer = undefined;
     this.jobStore.delete(js.name);
     this.dirtyJobs.delete(js);
-    for (const uid of js.ownerUids) {
+    for (const uid of ownerUidsOf(js.job)) {
       const owned = this.jobsByOwnerUid.get(uid)?.filter((o) => o !== js);
       if (owned?.length) this.jobsByOwnerUid.set(uid, owned);
       else this.jobsByOwnerUid.delete(uid);
@@ -1146,6 +1143,11 @@ function storedMeta(meta: ObjectMeta, changes: Partial<ObjectMeta>): ObjectMeta 
     annotations: 'annotations' in changes ? changes.annotations : meta.annotations,
     ownerReferences: 'ownerReferences' in changes ? changes.ownerReferences : meta.ownerReferences,
   });
+}
+
+/** The uids of a Job's owners (read from its metadata when needed, not kept per Job). */
+function ownerUidsOf(job: K8sJob): string[] {
+  return (job.metadata.ownerReferences ?? []).map((o) => o.uid);
 }
 
 function activePods(js: JobState): PodState[] {
