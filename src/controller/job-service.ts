@@ -261,21 +261,14 @@ export class JobService {
 
   /** The AIJob as first written: the spec, labels to find it by, the estimate; no status yet. */
   private intentOf(id: string, spec: JobSpec, estimate: CostEstimate, queued: boolean): AIJob {
-    // Literal keys, checked against the constants by `satisfies`: see runwayLabelsOf in core/manifest.ts.
-    type Keys = typeof LABEL_TENANT | typeof LABEL_QUEUE;
-    const labels: Record<string, string> = queued
-      ? ({ 'runway.dev/tenant': spec.tenant_id, 'runway.dev/queue': spec.queue, 'runway.dev/admission': 'queued' } satisfies Record<
-          Keys | typeof LABEL_ADMISSION,
-          string
-        >)
-      : ({ 'runway.dev/tenant': spec.tenant_id, 'runway.dev/queue': spec.queue } satisfies Record<Keys, string>);
+    const labels = aiJobLabels(spec.tenant_id, spec.queue, queued);
     // Immutable, like the spec (frozen by validation): the embedded cluster stores it as it is instead of
     // copying it, and any other port serializes it as usual. Built frozen from the inside out, so that
     // nothing walks it again.
     return immutableKubeObject<AIJob>(
       RUNWAY_API_VERSION,
       'AIJob',
-      Object.freeze({ name: id, namespace: this.deps.config.namespace, labels: Object.freeze(labels), annotations: costAnnotations(estimate) }),
+      Object.freeze({ name: id, namespace: this.deps.config.namespace, labels, annotations: costAnnotations(estimate) }),
       spec,
     );
   }
@@ -451,4 +444,34 @@ export class JobService {
   list(q: { tenant?: string; status?: JobPhase; queue?: string; limit: number; after?: string }): ListPage {
     return this.deps.store.list(q);
   }
+}
+
+/** Tenants whose AIJob labels are remembered before the memo starts over (it only saves memory). */
+const MAX_LABELLED_TENANTS = 10_000;
+const labelsByTenant = new Map<string, Map<string, readonly [Record<string, string>, Record<string, string>]>>();
+
+/**
+ * An AIJob's labels (tenant, queue, and `admission: queued` for a queued queue's job): frozen and shared
+ * by every job of the tenant and queue, as they are the same.
+ */
+function aiJobLabels(tenant: string, queue: string, queued: boolean): Record<string, string> {
+  let byQueue = labelsByTenant.get(tenant);
+  if (byQueue === undefined) {
+    if (labelsByTenant.size >= MAX_LABELLED_TENANTS) labelsByTenant.clear();
+    labelsByTenant.set(tenant, (byQueue = new Map()));
+  }
+  let pair = byQueue.get(queue);
+  if (pair === undefined) {
+    // Literal keys, checked against the constants by `satisfies`: see runwayLabelsOf in core/manifest.ts.
+    type Keys = typeof LABEL_TENANT | typeof LABEL_QUEUE;
+    pair = [
+      Object.freeze({ 'runway.dev/tenant': tenant, 'runway.dev/queue': queue } satisfies Record<Keys, string>),
+      Object.freeze({ 'runway.dev/tenant': tenant, 'runway.dev/queue': queue, 'runway.dev/admission': 'queued' } satisfies Record<
+        Keys | typeof LABEL_ADMISSION,
+        string
+      >),
+    ] as const;
+    byQueue.set(queue, pair);
+  }
+  return pair[queued ? 1 : 0];
 }

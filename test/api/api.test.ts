@@ -40,6 +40,25 @@ describe('submit', () => {
     expect(t.cluster.jobs().map((j) => j.metadata.name)).toEqual([`${String(body.job_id)}-1`]);
   });
 
+  it("labels each AIJob with its tenant and queue (queued ones with admission: queued), one shared frozen object per tenant and queue", async () => {
+    const cpuJob = { ...README_JOB, gpu_count: 0 };
+    for (const [tenant, queue] of [['team-a', 'default'], ['team-a', 'default'], ['team-b', 'default'], ['team-a', 'batch'], ['team-a', 'batch']]) {
+      expect((await submit({ ...cpuJob, queue }, tenant)).statusCode).toBeLessThan(300);
+    }
+    const labels = t.cluster.aiJobs().map((j) => j.metadata.labels ?? {});
+    expect(labels.map((l) => ({ ...l }))).toEqual([
+      { 'runway.dev/tenant': 'team-a', 'runway.dev/queue': 'default' },
+      { 'runway.dev/tenant': 'team-a', 'runway.dev/queue': 'default' },
+      { 'runway.dev/tenant': 'team-b', 'runway.dev/queue': 'default' },
+      { 'runway.dev/tenant': 'team-a', 'runway.dev/queue': 'batch', 'runway.dev/admission': 'queued' },
+      { 'runway.dev/tenant': 'team-a', 'runway.dev/queue': 'batch', 'runway.dev/admission': 'queued' },
+    ]);
+    expect(labels[1]).toBe(labels[0]);
+    expect(labels[2]).not.toBe(labels[0]);
+    expect(labels[4]).toBe(labels[3]);
+    expect(labels.every(Object.isFrozen)).toBe(true);
+  });
+
   it('takes the tenant from the body when there is no header', async () => {
     const res = await submit({ ...README_JOB, tenant_id: 'team-b' }, null);
     expect(res.statusCode).toBe(201);
