@@ -1,8 +1,8 @@
 /**
  * A server for the submit benchmark, run as its own process so the load generator does not share its
- * CPU: `runway` (Runway on the embedded cluster, configured as `npm start` and the image run it, rate limit raised) or `bare`
- * (a Fastify route that parses the same body and answers 201 — the ceiling any Fastify app on this
- * machine can reach). Prints its URL on stdout, and nothing else there.
+ * CPU: `runway` (Runway on the embedded cluster, configured as `npm start` and the image run it, rate
+ * limit raised) or `bare` (a Fastify route that parses the same body and answers 201 — the ceiling any
+ * Fastify app on this machine can reach). Prints its URL on stdout, and nothing else there.
  *
  * BENCH_LOG_LEVEL (default silent) sets Runway's log level; logs go to BENCH_LOG_FILE (default
  * /dev/null) through the same synchronous pino destination `npm start` uses for stdout.

@@ -16,6 +16,7 @@ import { checkBounds } from '../core/bounds.js';
 import { costAnnotations, estimateCost, type CostEstimate } from '../core/cost.js';
 import { errors, RunwayError } from '../core/errors.js';
 import { immutableKubeObject } from '../core/immutable.js';
+import { ShapeMemo } from '../core/shape-memo.js';
 import { JobIdGenerator, attemptJobName } from '../core/ids.js';
 import type { JobSpec } from '../core/job-spec.js';
 import type { LABEL_ADMISSION, LABEL_QUEUE, LABEL_TENANT } from '../core/k8s.js';
@@ -446,32 +447,21 @@ export class JobService {
   }
 }
 
-/** Tenants whose AIJob labels are remembered before the memo starts over (it only saves memory). */
-const MAX_LABELLED_TENANTS = 10_000;
-const labelsByTenant = new Map<string, Map<string, readonly [Record<string, string>, Record<string, string>]>>();
-
 /**
- * An AIJob's labels (tenant, queue, and `admission: queued` for a queued queue's job): frozen and shared
- * by every job of the tenant and queue, as they are the same.
+ * AIJob labels (tenant, queue, and `admission: queued` for a queued queue's job): frozen and shared by
+ * every job of the tenant and queue, as they are the same. Keyed by tenant, queue and 1 for queued.
  */
-function aiJobLabels(tenant: string, queue: string, queued: boolean): Record<string, string> {
-  let byQueue = labelsByTenant.get(tenant);
-  if (byQueue === undefined) {
-    if (labelsByTenant.size >= MAX_LABELLED_TENANTS) labelsByTenant.clear();
-    labelsByTenant.set(tenant, (byQueue = new Map()));
-  }
-  let pair = byQueue.get(queue);
-  if (pair === undefined) {
-    // Literal keys, checked against the constants by `satisfies`: see runwayLabelsOf in core/manifest.ts.
-    type Keys = typeof LABEL_TENANT | typeof LABEL_QUEUE;
-    pair = [
-      Object.freeze({ 'runway.dev/tenant': tenant, 'runway.dev/queue': queue } satisfies Record<Keys, string>),
-      Object.freeze({ 'runway.dev/tenant': tenant, 'runway.dev/queue': queue, 'runway.dev/admission': 'queued' } satisfies Record<
+const sharedLabels = new ShapeMemo<Record<string, string>, boolean>(20_000, (queued, tenant, queue) => {
+  // Literal keys, checked against the constants by `satisfies`: see runwayLabelsOf in core/manifest.ts.
+  type Keys = typeof LABEL_TENANT | typeof LABEL_QUEUE;
+  return queued
+    ? Object.freeze({ 'runway.dev/tenant': tenant, 'runway.dev/queue': String(queue), 'runway.dev/admission': 'queued' } satisfies Record<
         Keys | typeof LABEL_ADMISSION,
         string
-      >),
-    ] as const;
-    byQueue.set(queue, pair);
-  }
-  return pair[queued ? 1 : 0];
+      >)
+    : Object.freeze({ 'runway.dev/tenant': tenant, 'runway.dev/queue': String(queue) } satisfies Record<Keys, string>);
+});
+
+function aiJobLabels(tenant: string, queue: string, queued: boolean): Record<string, string> {
+  return sharedLabels.get(tenant, queue, queued ? 1 : 0, 0, queued);
 }

@@ -287,6 +287,13 @@ describe('ShapeMemo', () => {
     expect(memo.get('a', 1, 2, 4, 'a/1/2/4').key).toBe('a/1/2/4');
     expect(made).toEqual(['a/1/2/3', 'b/1/2/3', 'a/9/2/3', 'a/1/9/3', 'a/1/2/3 again', 'a/1/2/4']);
   });
+
+  it('takes a string as its second key, and hands make the first two keys', () => {
+    const memo = new ShapeMemo<string, number>(10, (n, a, b) => `${a}:${String(b)}:${n}`);
+    expect(memo.get('team-a', 'batch', 1, 0, 7)).toBe('team-a:batch:7');
+    expect(memo.get('team-a', 'batch', 1, 0, 8)).toBe('team-a:batch:7');
+    expect(memo.get('team-a', 'default', 1, 0, 8)).toBe('team-a:default:8');
+  });
 });
 
 describe('attemptJobName', () => {
