@@ -7,6 +7,8 @@
  *      tenant's policy enables it (403 BUDGET_EXCEEDED) -> tenant rate limit (429) -> cost
  *   -> direct: create AIJob, then its Job (201); queued: create the AIJob, run a scheduling cycle, and
  *      answer 201 if it admitted the job, else 202 QUEUED (503 if the cluster fails).
+ * Admission is synchronous; the cluster writes of the submissions admitted in one turn of the event
+ * loop then go together, at the turn's end (group commit: turn-barrier.ts).
  * What a rejection consumes: nothing before the rate-limit step; a request refused by the rate limit
  * holds no quota; a request refused with 503 gets its rate-limit token and its quota back.
  */
@@ -31,6 +33,7 @@ import { estimateOf, type Controller } from './controller.js';
 import { phaseOf, type JobStore, type ListPage } from './job-store.js';
 import type { PolicyStore } from './policy-store.js';
 import type { SchedulingLoop } from './scheduling-loop.js';
+import { TurnBarrier } from './turn-barrier.js';
 
 export interface JobServiceDeps {
   config: Config;
@@ -148,6 +151,8 @@ export class JobService {
   private readonly pendingKeys = new Map<string, Promise<SubmitResult>>();
 
   private readonly deadlines: Deadlines;
+  /** Group commit: the cluster writes of the submissions admitted in one event-loop turn go together. */
+  private readonly turn = new TurnBarrier();
 
   constructor(private readonly deps: JobServiceDeps) {
     this.ids = deps.ids ?? new JobIdGenerator();
@@ -280,6 +285,7 @@ export class JobService {
    */
   private async createQueued(id: string, spec: JobSpec, estimate: CostEstimate): Promise<AIJob> {
     const { cluster, controller, scheduler } = this.deps;
+    await this.turn.wait();
     const createAIJob = cluster.createAIJob(this.intentOf(id, spec, estimate, true));
     let created: AIJob;
     try {
@@ -394,6 +400,8 @@ export class JobService {
     const { cluster, inflight } = this.deps;
     const intent = this.intentOf(id, spec, estimate, false);
     inflight.set(id, intent);
+    // In flight (so counted by the scheduling snapshot, left alone by the controller) while it waits.
+    await this.turn.wait();
     const createAIJob = cluster.createAIJob(intent);
     let created: AIJob;
     try {

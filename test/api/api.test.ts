@@ -1,5 +1,6 @@
 import type { InjectOptions } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
 import { README_JOB, startTestRunway, type TestRunway } from '../helpers/runway.js';
 
 let t: TestRunway;
@@ -194,6 +195,42 @@ describe('a half-created job that cannot be rolled back', () => {
     await t.advance(10_000);
     expect(t.runway.service.get(id).status?.phase).toBe('SUCCEEDED');
     expect(t.runway.ledger.inUse('team-a').gpu).toBe(0);
+  });
+});
+
+describe('group commit', () => {
+  it('submissions admitted in separate callbacks of one event-loop turn write to the cluster together, at the turn end', async () => {
+    const writes: string[] = [];
+    const { cluster } = t;
+    const createAIJob = cluster.createAIJob.bind(cluster);
+    const createJob = cluster.createJob.bind(cluster);
+    vi.spyOn(cluster, 'createAIJob').mockImplementation((job) => {
+      writes.push(`AIJob ${job.metadata.name}`);
+      return createAIJob(job);
+    });
+    vi.spyOn(cluster, 'createJob').mockImplementation((job) => {
+      writes.push(`Job ${String(job.metadata.name)}`);
+      return createJob(job);
+    });
+    const log = createLogger('silent');
+    const submitInService = () => t.runway.service.submit({ ...README_JOB, gpu_count: 0 }, 'team-a', log);
+    // Two requests read in one poll: two callbacks of one phase, with the microtasks drained between them.
+    // Before group commit, the first one's writes had all happened by the time the second one started.
+    let writtenBySecondStart: string[] = [];
+    const results = await new Promise<Awaited<ReturnType<typeof submitInService>>[]>((resolve, reject) => {
+      const pending: ReturnType<typeof submitInService>[] = [];
+      setImmediate(() => pending.push(submitInService()));
+      setImmediate(() => {
+        writtenBySecondStart = [...writes];
+        pending.push(submitInService());
+        Promise.all(pending).then(resolve, reject);
+      });
+    });
+    const [a, b] = results.map((r) => r.job.metadata.name);
+    expect(a).not.toBe(b);
+    expect(writtenBySecondStart).toEqual([]); // the first was admitted, and waited
+    expect(writes).toEqual([`AIJob ${a}`, `AIJob ${b}`, `Job ${a}-1`, `Job ${b}-1`]);
+    expect(results.map((r) => r.job.status?.phase ?? 'PENDING')).toEqual(['PENDING', 'PENDING']);
   });
 });
 
