@@ -65,7 +65,8 @@ export async function createRunway(config: Config, opts: RunwayOptions): Promise
       gpusAllocated: () => ledger.totalGpu(),
       // Read at scrape time, after the controller below exists.
       nodes: () => controller.nodeList(),
-      pods: () => controller.podList(),
+      podsHoldingRoom: () => controller.podsHoldingRoom(),
+      unscheduledGpus: () => controller.unscheduledGpus(),
     },
   });
   const limiter = new TokenBucketLimiter(config.rateLimitPerMin, config.rateLimitBurst, opts.now ?? Date.now);

@@ -14,7 +14,7 @@ import { resourcesOf, type QuotaLedger } from '../core/quota.js';
 import { afterFailedAttempt, retryPolicyFor } from '../core/retry.js';
 import { deriveAttemptStatus, isTerminal, isWaiting, type AIJobStatus, type JobPhase } from '../core/status.js';
 import type { Logger } from '../observability/logger.js';
-import { lastFailureReason } from '../observability/cluster-gauges.js';
+import { holdsRoom, lastFailureReason, unscheduledGpusOf } from '../observability/cluster-gauges.js';
 import type { Metrics } from '../observability/metrics.js';
 import { attemptManifest, type AttemptSettings } from './attempt.js';
 import { phaseOf, type JobStore } from './job-store.js';
@@ -98,6 +98,13 @@ export class Controller {
    * so podsOf() can hand them out.
    */
   private readonly podsByJob = new Map<string, readonly K8sPod[]>();
+  /**
+   * The pods that hold room on a node (bound, not finished), by name, and the GPUs that pods without a
+   * node wait for: kept as pods change, so that a scrape or a scheduling snapshot reads the pods that
+   * matter (bounded by what the nodes hold) rather than every pod of every job ever kept.
+   */
+  private readonly roomHolders = new Map<string, K8sPod>();
+  private unscheduledGpuCount = 0;
   private readonly nodes = new Map<string, K8sNode>();
   private synced = false;
   private stopWatch: (() => void) | undefined;
@@ -292,9 +299,22 @@ export class Controller {
     return this.nodes.values();
   }
 
-  /** Every cached pod of Runway's Jobs, any attempt and phase (read-only; for scrape-time metrics). */
-  *podList(): IterableIterator<K8sPod> {
-    for (const pods of this.podsByJob.values()) yield* pods;
+  /** Runway's pods bound to a node and not finished (read-only): what holds room on the nodes. */
+  podsHoldingRoom(): IterableIterator<K8sPod> {
+    return this.roomHolders.values();
+  }
+
+  /** GPUs requested by Runway's live pods that have no node yet. */
+  unscheduledGpus(): number {
+    return this.unscheduledGpuCount;
+  }
+
+  /** Keeps roomHolders and unscheduledGpuCount up to date as a pod goes from `before` to `after`. */
+  private trackPod(name: string, before: K8sPod | undefined, after: K8sPod | undefined): void {
+    if (before) this.unscheduledGpuCount -= unscheduledGpusOf(before);
+    if (after) this.unscheduledGpuCount += unscheduledGpusOf(after);
+    if (after && holdsRoom(after)) this.roomHolders.set(name, after);
+    else if (before && holdsRoom(before)) this.roomHolders.delete(name);
   }
 
   private onEvent(e: ClusterEvent): void {
@@ -328,7 +348,9 @@ export class Controller {
         const jobName = e.object.metadata.labels?.['job-name'];
         if (!jobName) return;
         const pods = this.podsByJob.get(jobName) ?? [];
-        const at = pods.findIndex((p) => p.metadata.name === e.object.metadata.name);
+        const podName = e.object.metadata.name;
+        const at = pods.findIndex((p) => p.metadata.name === podName);
+        this.trackPod(podName, pods[at], e.type === 'DELETED' ? undefined : e.object);
         let next = pods;
         if (e.type === 'DELETED') {
           if (at >= 0) next = pods.filter((_, i) => i !== at);

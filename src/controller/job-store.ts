@@ -72,6 +72,9 @@ export class JobStore {
   private readonly ids: string[] = [];
   private readonly byTenant = new Map<string, string[]>();
   private readonly byIdempotencyKey = new Map<string, string>();
+  /** Jobs per phase, and the ids of waiting jobs: kept as jobs change, so that a scrape does not walk every job. */
+  private readonly phaseCounts = new Map<JobPhase, number>();
+  private readonly waitingIds = new Set<string>();
 
   get size(): number {
     return this.byId.size;
@@ -87,6 +90,8 @@ export class JobStore {
     const previous = this.byId.get(id);
     if (previous && !isNewer(job, previous)) return { stored: false, previous };
     this.byId.set(id, job);
+    if (previous) this.count(previous, -1);
+    this.count(job, 1);
     if (!previous) {
       insertSorted(this.ids, id);
       const tenant = job.spec.tenant_id;
@@ -102,6 +107,7 @@ export class JobStore {
     const job = this.byId.get(id);
     if (!job) return undefined;
     this.byId.delete(id);
+    this.count(job, -1);
     removeSorted(this.ids, id);
     const list = this.byTenant.get(job.spec.tenant_id);
     if (list) {
@@ -110,6 +116,16 @@ export class JobStore {
     }
     if (job.spec.idempotency_key) this.byIdempotencyKey.delete(idemKey(job.spec.tenant_id, job.spec.idempotency_key));
     return job;
+  }
+
+  private count(job: AIJob, delta: 1 | -1): void {
+    const phase = phaseOf(job);
+    const n = (this.phaseCounts.get(phase) ?? 0) + delta;
+    if (n > 0) this.phaseCounts.set(phase, n);
+    else this.phaseCounts.delete(phase);
+    if (!isWaiting(phase)) return;
+    if (delta > 0) this.waitingIds.add(job.metadata.name);
+    else this.waitingIds.delete(job.metadata.name);
   }
 
   findByIdempotencyKey(tenant: string, key: string): AIJob | undefined {
@@ -141,13 +157,9 @@ export class JobStore {
     return hasMore && last ? { items, next: last.metadata.name } : { items };
   }
 
+  /** Jobs per phase (phases with none are absent). */
   countsByPhase(): Map<JobPhase, number> {
-    const counts = new Map<JobPhase, number>();
-    for (const job of this.byId.values()) {
-      const p = phaseOf(job);
-      counts.set(p, (counts.get(p) ?? 0) + 1);
-    }
-    return counts;
+    return new Map(this.phaseCounts);
   }
 
   /**
@@ -158,9 +170,9 @@ export class JobStore {
    */
   waitingByQueue(nowMs: number): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const job of this.byId.values()) {
+    for (const id of this.waitingIds) {
+      const job = this.byId.get(id) as AIJob;
       const phase = phaseOf(job);
-      if (!isWaiting(phase)) continue;
       if (phase === 'RETRYING') {
         const due = Date.parse(job.status?.nextAttemptAt ?? '');
         if (Number.isFinite(due) && due > nowMs) continue;

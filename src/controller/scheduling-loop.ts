@@ -357,7 +357,7 @@ export class SchedulingLoop {
    */
   private frame(isReleasing?: (pod: K8sPod) => boolean): { pools: Pool[]; snapshot: Snapshot } {
     const { controller, policies } = this.deps;
-    const pools = buildPools([...controller.nodeList()], controller.podList(), policies.computeClusters(), isReleasing);
+    const pools = buildPools([...controller.nodeList()], controller.podsHoldingRoom(), policies.computeClusters(), isReleasing);
     const queues: Snapshot['queues'] = {};
     for (const q of policies.queues()) queues[q.name] = queuePolicyOf(q);
     const snapshot: Snapshot = {

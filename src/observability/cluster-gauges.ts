@@ -94,13 +94,29 @@ export interface ClusterGpus {
 export function clusterGpus(pods: Iterable<K8sPod>): ClusterGpus {
   const out: ClusterGpus = { inUse: 0, unscheduled: 0 };
   for (const pod of pods) {
-    if (isFinished(pod) || pod.metadata.deletionTimestamp) continue;
-    const gpu = podRequests(pod).gpu;
-    if (gpu === 0) continue;
-    if (pod.spec.nodeName) out.inUse += gpu;
-    else out.unscheduled += gpu;
+    if (pod.metadata.deletionTimestamp) continue;
+    if (holdsRoom(pod)) out.inUse += podGpus(pod);
+    else out.unscheduled += unscheduledGpusOf(pod);
   }
   return out;
+}
+
+/** Bound to a node and not finished: the pod holds what it requests there (while it terminates, too). */
+export function holdsRoom(pod: K8sPod): boolean {
+  return !!pod.spec.nodeName && !isFinished(pod);
+}
+
+/** The GPUs a live pod waits for while no node has been found for it; 0 for any other pod. */
+export function unscheduledGpusOf(pod: K8sPod): number {
+  if (pod.spec.nodeName || isFinished(pod) || pod.metadata.deletionTimestamp) return 0;
+  return podGpus(pod);
+}
+
+/** podRequests(pod).gpu, without parsing the CPU and memory quantities. */
+function podGpus(pod: K8sPod): number {
+  let gpu = 0;
+  for (const c of pod.spec.containers) gpu += parseCount(c.resources.requests?.[GPU_RESOURCE] ?? c.resources.limits?.[GPU_RESOURCE]);
+  return gpu;
 }
 
 const REASON = /^[A-Z][A-Za-z]{0,39}$/;

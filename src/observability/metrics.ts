@@ -52,9 +52,10 @@ export interface MetricSources {
   waitingByQueue?: () => Map<string, number>;
   /** GPUs held by non-terminal jobs, read at scrape time. */
   gpusAllocated?: () => number;
-  /** The controller's caches of nodes and of Runway's pods, read at scrape time. */
+  /** From the controller's caches, read at scrape time: the nodes, Runway's pods that hold room on them (bound, not finished), and the GPUs its pods without a node wait for. */
   nodes?: () => Iterable<K8sNode>;
-  pods?: () => Iterable<K8sPod>;
+  podsHoldingRoom?: () => Iterable<K8sPod>;
+  unscheduledGpus?: () => number;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean; sources?: MetricSources } = {}): Metrics {
@@ -120,9 +121,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
       labelNames: ['pool', 'state'],
       registers,
       collect() {
-        if (!sources.nodes || !sources.pods) return;
+        if (!sources.nodes || !sources.podsHoldingRoom) return;
         this.reset();
-        for (const [pool, s] of poolStats(sources.nodes(), sources.pods())) {
+        for (const [pool, s] of poolStats(sources.nodes(), sources.podsHoldingRoom())) {
           this.set({ pool, state: 'capacity' }, s.capacity.gpu);
           this.set({ pool, state: 'allocated' }, s.allocated.gpu);
         }
@@ -134,9 +135,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
       labelNames: ['pool', 'resource'],
       registers,
       collect() {
-        if (!sources.nodes || !sources.pods) return;
+        if (!sources.nodes || !sources.podsHoldingRoom) return;
         this.reset();
-        for (const [pool, s] of poolStats(sources.nodes(), sources.pods())) {
+        for (const [pool, s] of poolStats(sources.nodes(), sources.podsHoldingRoom())) {
           this.set({ pool, resource: 'cpu' }, (s.capacity.cpuMilli - s.allocated.cpuMilli) / 1000);
           this.set({ pool, resource: 'memory_mb' }, s.capacity.memoryMb - s.allocated.memoryMb);
           this.set({ pool, resource: 'gpu' }, s.capacity.gpu - s.allocated.gpu);
@@ -148,7 +149,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
       help: 'GPUs of Runway pods bound to a node and not finished, counted from the cluster.',
       registers,
       collect() {
-        if (sources.pods) this.set(clusterGpus(sources.pods()).inUse);
+        if (sources.podsHoldingRoom) this.set(clusterGpus(sources.podsHoldingRoom()).inUse);
       },
     }),
     clusterGpusUnscheduled: new Gauge({
@@ -156,7 +157,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; sources?: Metric
       help: 'GPUs requested by Runway pods waiting to be scheduled (no node yet), counted from the cluster.',
       registers,
       collect() {
-        if (sources.pods) this.set(clusterGpus(sources.pods()).unscheduled);
+        if (sources.unscheduledGpus) this.set(sources.unscheduledGpus());
       },
     }),
     jobsSubmitted: new Counter({

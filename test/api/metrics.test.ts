@@ -4,6 +4,8 @@
  * 64 cores, 512 GiB), with exact values.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { K8sPod } from '../../src/core/k8s.js';
+import { clusterGpus, holdsRoom } from '../../src/observability/cluster-gauges.js';
 import { createRunway, type Runway } from '../../src/runway.js';
 import { README_JOB, settle, startTestRunway, type TestRunway } from '../helpers/runway.js';
 
@@ -290,6 +292,47 @@ describe('node pool gauges and the GPU drift pair', () => {
     // The pool gauge and the in-use gauge count the same bound pods.
     const allocated = samples(m, 'runway_pool_gpus', { state: 'allocated' }).reduce((n, x) => n + x.value, 0);
     expect(allocated).toBe(inUse);
+  });
+});
+
+describe("the controller's pod accounting", () => {
+  it('pods holding room and GPUs waiting for a node, kept as pods change, equal a count over every pod at every step', async () => {
+    t = await startTestRunway({ RUNWAY_BACKOFF_LIMIT: '1' });
+    const tr = t;
+    const names = (pods: Iterable<K8sPod>) => [...pods].map((p) => p.metadata.name).sort();
+    const seen = { holding: 0, waiting: 0 };
+    const check = () => {
+      const all = tr.cluster.pods();
+      const holding = names(tr.runway.controller.podsHoldingRoom());
+      expect(holding).toEqual(names(all.filter(holdsRoom)));
+      expect(tr.runway.controller.unscheduledGpus()).toBe(clusterGpus(all).unscheduled);
+      seen.holding = Math.max(seen.holding, holding.length);
+      seen.waiting = Math.max(seen.waiting, tr.runway.controller.unscheduledGpus());
+    };
+    const gpuJob = (duration: number, extra: Record<string, string> = {}) => ({
+      ...README_JOB,
+      gpu_count: 4,
+      annotations: { 'sim.runway.dev/duration-s': String(duration), ...extra },
+    });
+    // Five 4-GPU jobs for 16 GPUs: one waits. One fails its first attempt (a second pod), one is
+    // cancelled while it runs, and the rest finish at different times.
+    await submit(t.runway, gpuJob(20), 'a');
+    await submit(t.runway, gpuJob(5, { 'sim.runway.dev/fail-attempts': '1' }), 'a');
+    const cancelled = await submit(t.runway, gpuJob(300), 'b');
+    await submit(t.runway, gpuJob(12), 'b');
+    await submit(t.runway, gpuJob(8), 'c');
+    check();
+    for (let s = 0; s < 60; s++) {
+      await t.advance(1000);
+      check();
+      if (s === 3) {
+        expect((await tr.runway.app.inject({ method: 'DELETE', url: `/v1/jobs/${cancelled}` })).statusCode).toBe(200);
+        check();
+      }
+    }
+    expect(seen).toEqual({ holding: 4, waiting: 4 });
+    expect(names(t.runway.controller.podsHoldingRoom())).toEqual([]);
+    expect(t.runway.controller.unscheduledGpus()).toBe(0);
   });
 });
 

@@ -2,11 +2,12 @@
  * runway_queue_waiting_jobs: what the job cache counts as waiting per queue (JobStore.waitingByQueue),
  * and how the gauge labels it (the queue label bound shared with runway_admissions_total).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RUNWAY_API_VERSION, type AIJob } from '../../src/cluster/types.js';
-import { JobStore } from '../../src/controller/job-store.js';
+import { JobStore, phaseOf } from '../../src/controller/job-store.js';
 import { LABEL_ADMISSION } from '../../src/core/k8s.js';
-import type { AIJobStatus, JobPhase } from '../../src/core/status.js';
+import { isWaiting, type AIJobStatus, type JobPhase } from '../../src/core/status.js';
 import { MAX_QUEUE_LABELS, createMetrics, type MetricSources } from '../../src/observability/metrics.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
@@ -47,6 +48,56 @@ describe('JobStore.waitingByQueue', () => {
     // Once the backoffs have passed, the retrying jobs wait for their queues too.
     expect(Object.fromEntries(store.waitingByQueue(NOW + 60 * 60_000))).toEqual({ batch: 5, 'gpu-train': 2 });
     expect(store.waitingByQueue(NOW).has('default')).toBe(false);
+  });
+});
+
+describe('JobStore counts, kept as jobs change', () => {
+  const PHASES: JobPhase[] = ['QUEUED', 'PENDING', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'DEAD_LETTER'];
+  /** What countsByPhase and waitingByQueue say, worked out from every stored job. */
+  function recount(store: JobStore, nowMs: number) {
+    const phases = new Map<JobPhase, number>();
+    const waiting = new Map<string, number>();
+    for (const job of store.values()) {
+      const phase = phaseOf(job);
+      phases.set(phase, (phases.get(phase) ?? 0) + 1);
+      if (!isWaiting(phase)) continue;
+      const due = Date.parse(job.status?.nextAttemptAt ?? '');
+      if (phase === 'RETRYING' && Number.isFinite(due) && due > nowMs) continue;
+      waiting.set(job.spec.queue, (waiting.get(job.spec.queue) ?? 0) + 1);
+    }
+    return { phases: Object.fromEntries(phases), waiting: Object.fromEntries(waiting) };
+  }
+
+  it('equal a recount of every job after any sequence of new versions, stale versions and removals', () => {
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('upsert' as const),
+        id: fc.integer({ min: 0, max: 5 }),
+        queue: fc.constantFrom('a', 'b'),
+        phase: fc.constantFrom<JobPhase | 'queued-unwritten'>(...PHASES, 'queued-unwritten'),
+        backoffMs: fc.constantFrom(-1000, 60_000),
+        rv: fc.integer({ min: 1, max: 40 }),
+      }),
+      fc.record({ kind: fc.constant('remove' as const), id: fc.integer({ min: 0, max: 5 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const store = new JobStore();
+        for (const o of ops) {
+          if (o.kind === 'remove') store.remove(`job-${o.id}`);
+          else {
+            const job = aijob(o.queue, o.phase, { nextAttemptAt: new Date(NOW + o.backoffMs).toISOString() });
+            // The same id each time, and a resourceVersion that may be older than the stored one (ignored then).
+            const versioned = { ...job, metadata: { ...job.metadata, name: `job-${o.id}`, resourceVersion: String(o.rv) } };
+            store.upsert(versioned);
+          }
+          const expected = recount(store, NOW);
+          expect(Object.fromEntries(store.countsByPhase())).toEqual(expected.phases);
+          expect(Object.fromEntries(store.waitingByQueue(NOW))).toEqual(expected.waiting);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
