@@ -45,9 +45,14 @@ export function podRequests(pod: K8sPod): PoolResources {
     const lim = c.resources.limits ?? {};
     r.cpuMilli += parseCpuMilli(req.cpu ?? lim.cpu);
     r.memoryMb += parseMemoryMb(req.memory ?? lim.memory);
-    r.gpu += parseCount(req[GPU_RESOURCE] ?? lim[GPU_RESOURCE]);
+    r.gpu += containerGpus(c);
   }
   return r;
+}
+
+/** The GPUs a container asks for: requests, else limits (GPUs are usually given as limits only). */
+function containerGpus(c: K8sPod['spec']['containers'][number]): number {
+  return parseCount(c.resources.requests?.[GPU_RESOURCE] ?? c.resources.limits?.[GPU_RESOURCE]);
 }
 
 /**
@@ -115,7 +120,7 @@ export function unscheduledGpusOf(pod: K8sPod): number {
 /** podRequests(pod).gpu, without parsing the CPU and memory quantities. */
 function podGpus(pod: K8sPod): number {
   let gpu = 0;
-  for (const c of pod.spec.containers) gpu += parseCount(c.resources.requests?.[GPU_RESOURCE] ?? c.resources.limits?.[GPU_RESOURCE]);
+  for (const c of pod.spec.containers) gpu += containerGpus(c);
   return gpu;
 }
 
